@@ -1,0 +1,27 @@
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
+import type { AppRouter } from '../routers/index.ts';
+import { int64Transformer } from '../routers/transformer.ts';
+
+export type { AppRouter } from '../routers/index.ts';
+
+export interface MltrackClientOptions {
+  /** e.g. http://127.0.0.1:5000 */
+  url: string;
+  /** personal access token */
+  token: string;
+  /** project id or full path; omit for instance-level (admin) procedures */
+  project?: number | string;
+  /** batch several calls into one HTTP request (default true) */
+  batch?: boolean;
+}
+
+/** A typed tRPC client for mltrack: the same procedures as the MLflow REST API, plus admin procedures. */
+export function createMltrackClient(opts: MltrackClientOptions) {
+  const base = opts.url.replace(/\/+$/, '');
+  const url =
+    opts.project === undefined ? `${base}/api/v4/trpc` : `${base}/api/v4/projects/${encodeURIComponent(String(opts.project))}/trpc`;
+  const link = (opts.batch ?? true) ? httpBatchLink : httpLink;
+  return createTRPCClient<AppRouter>({
+    links: [link({ url, transformer: int64Transformer, headers: () => ({ authorization: `Bearer ${opts.token}` }) })],
+  });
+}

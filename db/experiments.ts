@@ -1,0 +1,196 @@
+import type { Db, Trx } from './knex.ts';
+import { alreadyExists, invalidParam, MlflowError, notFound } from '../server/errors.ts';
+import { isDuplicateKey, withTransaction } from './tx.ts';
+import type { ExperimentOut } from '../routers/schemas.ts';
+
+export interface ExperimentRow {
+  id: number;
+  project_id: number;
+  experiment_id: number;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: 'active' | 'deleted';
+  creation_time: number;
+  last_update_time: number;
+  deleted_time: number | null;
+}
+
+export const defaultArtifactLocation = (iid: number) => `mlflow-artifacts:/${iid}`;
+
+/** Inserts an experiment with the given per-project number (used for "Default" = 0). */
+export async function insertExperiment(
+  trx: Trx | Db,
+  e: { projectId: number; iid: number; name: string; artifactLocation?: string; creatorId?: number | null },
+): Promise<number> {
+  const now = Date.now();
+  const [id] = await trx('experiments').insert({
+    project_id: e.projectId,
+    experiment_id: e.iid,
+    name: e.name,
+    artifact_location: e.artifactLocation || defaultArtifactLocation(e.iid),
+    lifecycle_stage: 'active',
+    creation_time: now,
+    last_update_time: now,
+    creator_id: e.creatorId ?? null,
+  });
+  return Number(id);
+}
+
+/**
+ * Creates an experiment. Its number comes from the project's counter, bumped inside the same transaction
+ * (never from AUTO_INCREMENT, which is not consecutive on a Galera cluster).
+ */
+export async function createExperiment(
+  db: Db,
+  e: { projectId: number; name: string; artifactLocation?: string; tags: { key: string; value: string }[]; creatorId: number },
+): Promise<string> {
+  try {
+    return await withTransaction(db, async (trx) => {
+      const clash = await trx('experiments').where({ project_id: e.projectId, name: e.name }).first('id');
+      if (clash) throw experimentExists(e.name);
+      await trx('projects').where({ id: e.projectId }).increment('last_experiment_iid', 1);
+      const p = await trx('projects').where({ id: e.projectId }).first('last_experiment_iid');
+      const iid = Number(p!.last_experiment_iid);
+      const id = await insertExperiment(trx, { ...e, iid });
+      const tags = dedupeTags(e.tags);
+      if (tags.length) await trx('experiment_tags').insert(tags.map((t) => ({ experiment_id: id, key: t.key, value: t.value })));
+      return String(iid);
+    });
+  } catch (err) {
+    if (isDuplicateKey(err)) throw experimentExists(e.name);
+    throw err;
+  }
+}
+
+const experimentExists = (name: string) => alreadyExists(`Experiment(name=${name}) already exists.`);
+
+function dedupeTags(tags: { key: string; value: string }[]) {
+  const m = new Map<string, string>();
+  for (const t of tags) m.set(t.key, t.value);
+  return [...m].map(([key, value]) => ({ key, value }));
+}
+
+const toRow = (r: any): ExperimentRow => r as ExperimentRow;
+
+export async function getExperimentRowByIid(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow | undefined> {
+  if (!/^\d{1,9}$/.test(experimentId)) return undefined;
+  const r = await db('experiments').where({ project_id: projectId, experiment_id: Number(experimentId) }).first();
+  return r ? toRow(r) : undefined;
+}
+
+/** The experiment or MLflow's 404. Non-numeric ids are simply not found (never a 500). */
+export async function requireExperiment(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow> {
+  const row = await getExperimentRowByIid(db, projectId, experimentId);
+  if (!row) throw notFound(`No Experiment with id=${experimentId} exists`);
+  return row;
+}
+
+export async function requireActiveExperiment(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow> {
+  const row = await requireExperiment(db, projectId, experimentId);
+  if (row.lifecycle_stage !== 'active') {
+    throw invalidParam(`The experiment ${experimentId} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`);
+  }
+  return row;
+}
+
+/** get-by-name: an active experiment is preferred; deleted ones are returned too, as MLflow does. */
+export async function getExperimentRowByName(db: Db, projectId: number, name: string): Promise<ExperimentRow | undefined> {
+  const r = await db('experiments').where({ project_id: projectId, name }).first();
+  return r ? toRow(r) : undefined;
+}
+
+/** Experiments of a project, newest first (GitLab's experiments/list). */
+export async function listExperimentRows(db: Db, projectId: number): Promise<ExperimentRow[]> {
+  return (await db('experiments').where({ project_id: projectId }).orderBy('experiment_id', 'desc')).map(toRow);
+}
+
+export async function getExperimentRowsByIds(db: Db, ids: number[]): Promise<ExperimentRow[]> {
+  if (!ids.length) return [];
+  const rows = (await db('experiments').whereIn('id', ids)).map(toRow);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id)).filter((r): r is ExperimentRow => !!r);
+}
+
+/** Shapes experiments for the wire, with their tags, in two queries however many there are. */
+export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<ExperimentOut[]> {
+  if (!rows.length) return [];
+  const tags = await db('experiment_tags').whereIn('experiment_id', rows.map((r) => r.id)).orderBy(['experiment_id', 'key']);
+  const byExp = new Map<number, { key: string; value: string }[]>();
+  for (const t of tags) {
+    let list = byExp.get(t.experiment_id);
+    if (!list) byExp.set(t.experiment_id, (list = []));
+    list.push({ key: t.key, value: t.value });
+  }
+  return rows.map((r) => {
+    const out: ExperimentOut = {
+      experiment_id: String(r.experiment_id),
+      name: r.name,
+      artifact_location: r.artifact_location,
+      lifecycle_stage: r.lifecycle_stage,
+      last_update_time: r.last_update_time,
+      creation_time: r.creation_time,
+    };
+    const t = byExp.get(r.id);
+    if (t?.length) out.tags = t;
+    return out;
+  });
+}
+
+export async function renameExperiment(db: Db, projectId: number, experimentId: string, newName: string): Promise<void> {
+  try {
+    await withTransaction(db, async (trx) => {
+      const row = await requireExperiment(trx, projectId, experimentId);
+      if (row.lifecycle_stage !== 'active') {
+        throw new MlflowError('INVALID_STATE', `Cannot rename a non-active experiment. The experiment ${experimentId} is ${row.lifecycle_stage}.`, 400);
+      }
+      if (row.name === newName) return;
+      const clash = await trx('experiments').where({ project_id: projectId, name: newName }).first('id');
+      if (clash) throw experimentExists(newName);
+      await trx('experiments').where({ id: row.id }).update({ name: newName, last_update_time: Date.now() });
+    });
+  } catch (err) {
+    if (isDuplicateKey(err)) throw experimentExists(newName);
+    throw err;
+  }
+}
+
+/** Soft delete or restore; the experiment's runs follow it, as in MLflow. */
+export async function setExperimentLifecycle(db: Db, projectId: number, experimentId: string, stage: 'active' | 'deleted'): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const row = await requireExperiment(trx, projectId, experimentId);
+    if (stage === 'deleted' && row.experiment_id === 0) {
+      throw invalidParam('Cannot delete the default experiment \'0\'. This is an internally reserved experiment.');
+    }
+    if (stage === 'active' && row.lifecycle_stage === 'active') {
+      throw invalidParam(`Cannot restore an active experiment. The experiment ${experimentId} is active.`);
+    }
+    if (stage === 'deleted' && row.lifecycle_stage === 'deleted') {
+      throw invalidParam(`The experiment ${experimentId} must be in the 'active' state. Current state is deleted.`);
+    }
+    const now = Date.now();
+    await trx('experiments')
+      .where({ id: row.id })
+      .update({ lifecycle_stage: stage, last_update_time: now, deleted_time: stage === 'deleted' ? now : null });
+    await trx('runs')
+      .where({ experiment_id: row.id })
+      .whereNot('lifecycle_stage', stage)
+      .update({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? now : null });
+  });
+}
+
+export async function setExperimentTag(db: Db, projectId: number, experimentId: string, key: string, value: string): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const row = await requireActiveExperiment(trx, projectId, experimentId);
+    await trx('experiment_tags').insert({ experiment_id: row.id, key, value }).onConflict(['experiment_id', 'key']).merge(['value']);
+    await trx('experiments').where({ id: row.id }).update({ last_update_time: Date.now() });
+  });
+}
+
+export async function deleteExperimentTag(db: Db, projectId: number, experimentId: string, key: string): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const row = await requireActiveExperiment(trx, projectId, experimentId);
+    const n = await trx('experiment_tags').where({ experiment_id: row.id, key }).del();
+    if (!n) throw notFound(`No tag with name: ${key} in experiment with id ${experimentId}`);
+    await trx('experiments').where({ id: row.id }).update({ last_update_time: Date.now() });
+  });
+}

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { migrationSource } from './migrations/index.ts';
+
+export type Db = Knex;
+export type Trx = Knex.Transaction;
+
+/** Converts SQLite's BigInt results back to numbers where that loses nothing; big values stay BigInt. */
+function unbig(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = unbig(value[i]);
+    return value;
+  }
+  if (value !== null && typeof value === 'object' && !(value instanceof Buffer)) {
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) {
+      const v = obj[k];
+      if (typeof v === 'bigint' || (v !== null && typeof v === 'object')) obj[k] = unbig(v);
+    }
+  }
+  return value;
+}
+
+export function knexConfig(databaseUrl: string | undefined, dataDir: string): Knex.Config {
+  if (databaseUrl && /^mysql2?:\/\//.test(databaseUrl)) {
+    const u = new URL(databaseUrl);
+    return {
+      client: 'mysql2',
+      connection: {
+        host: u.hostname,
+        port: u.port ? Number(u.port) : 3306,
+        user: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password),
+        database: u.pathname.replace(/^\//, ''),
+        charset: 'utf8mb4',
+        // BIGINT arrives as a number when it is exact, as a string when it is not (int64 steps).
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+        multipleStatements: false,
+      },
+      pool: { min: 0, max: 10 },
+      migrations: { migrationSource, tableName: 'knex_migrations' },
+    };
+  }
+  if (databaseUrl && !/^sqlite:/.test(databaseUrl)) {
+    throw new Error(`DATABASE_URL must be mysql://user:pass@host:port/db (or unset for SQLite); got ${databaseUrl.split(':')[0]}:…`);
+  }
+  const filename = databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'mltrack.sqlite');
+  if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  return {
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+        try {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('busy_timeout = 5000');
+          // MLflow's LIKE is case-sensitive; ILIKE is compiled as LOWER() LIKE LOWER().
+          conn.pragma('case_sensitive_like = ON');
+          // int64 steps and timestamps above 2^53 must not be rounded: read integers as BigInt, see unbig().
+          conn.defaultSafeIntegers(true);
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+    postProcessResponse: (result) => unbig(result),
+    migrations: { migrationSource, tableName: 'knex_migrations' },
+  };
+}
+
+export function createDb(databaseUrl: string | undefined, dataDir: string): Db {
+  return knexFactory(knexConfig(databaseUrl, dataDir));
+}
+
+export const isMysql = (db: Knex) => db.client.config.client === 'mysql2';
+
+export async function migrateLatest(db: Db): Promise<void> {
+  await db.migrate.latest();
+}

@@ -1,0 +1,13 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_init.ts';
+
+/** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
+const migrations: Record<string, Knex.Migration> = {
+  '001_init': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

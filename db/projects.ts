@@ -1,0 +1,88 @@
+import type { Db } from './knex.ts';
+import { withTransaction } from './tx.ts';
+import { insertExperiment } from './experiments.ts';
+
+export interface ProjectRow {
+  id: number;
+  path: string;
+  name: string;
+  visibility: 'private' | 'public';
+  created_at: number;
+}
+
+const toProject = (r: any): ProjectRow => ({ id: r.id, path: r.path, name: r.name, visibility: r.visibility, created_at: r.created_at });
+
+/**
+ * Creates a project with its owner and MLflow's experiment "0" ("Default"), which MLflow clients use when no
+ * experiment is chosen.
+ */
+export async function createProject(
+  db: Db,
+  p: { path: string; name?: string; visibility?: 'private' | 'public'; ownerId: number },
+): Promise<ProjectRow> {
+  return withTransaction(db, async (trx) => {
+    const now = Date.now();
+    const [id] = await trx('projects').insert({
+      path: p.path,
+      name: p.name ?? p.path.split('/').pop()!,
+      visibility: p.visibility ?? 'private',
+      last_experiment_iid: 0,
+      created_at: now,
+    });
+    const projectId = Number(id);
+    await trx('project_members').insert({ project_id: projectId, user_id: p.ownerId, access_level: 50 });
+    await insertExperiment(trx, { projectId, iid: 0, name: 'Default', creatorId: p.ownerId });
+    return toProject(await trx('projects').where({ id: projectId }).first());
+  });
+}
+
+export async function listProjects(db: Db): Promise<ProjectRow[]> {
+  return (await db('projects').orderBy('id')).map(toProject);
+}
+
+export async function getProject(db: Db, id: number): Promise<ProjectRow | undefined> {
+  const r = await db('projects').where({ id }).first();
+  return r ? toProject(r) : undefined;
+}
+
+/**
+ * Resolves `:id` (a numeric id or a full path) and the user's access level in one query.
+ * Returns undefined when there is no such project.
+ */
+export async function findProjectForUser(
+  db: Db,
+  idOrPath: string,
+  userId: number,
+): Promise<(ProjectRow & { access_level: number }) | undefined> {
+  const q = db('projects as p')
+    .leftJoin('project_members as m', function () {
+      this.on('m.project_id', '=', 'p.id').andOn('m.user_id', '=', db.raw('?', [userId]));
+    })
+    .first('p.id', 'p.path', 'p.name', 'p.visibility', 'p.created_at', 'm.access_level');
+  if (/^\d+$/.test(idOrPath)) {
+    const n = Number(idOrPath);
+    if (!Number.isSafeInteger(n) || n > 2147483647) return undefined;
+    q.where('p.id', n);
+  } else q.where('p.path', idOrPath);
+  const r = await q;
+  return r ? { ...toProject(r), access_level: r.access_level ?? 0 } : undefined;
+}
+
+export async function setMember(db: Db, projectId: number, userId: number, accessLevel: number): Promise<void> {
+  await db('project_members')
+    .insert({ project_id: projectId, user_id: userId, access_level: accessLevel })
+    .onConflict(['project_id', 'user_id'])
+    .merge(['access_level']);
+}
+
+export async function removeMember(db: Db, projectId: number, userId: number): Promise<boolean> {
+  return (await db('project_members').where({ project_id: projectId, user_id: userId }).del()) > 0;
+}
+
+export async function listMembers(db: Db, projectId: number): Promise<{ user_id: number; username: string; access_level: number }[]> {
+  return db('project_members as m')
+    .join('users as u', 'u.id', 'm.user_id')
+    .where('m.project_id', projectId)
+    .orderBy('u.id')
+    .select('m.user_id', 'u.username', 'm.access_level');
+}

@@ -1,0 +1,92 @@
+import crypto from 'node:crypto';
+import type { Db } from './knex.ts';
+
+export const SCOPES = ['api', 'read_api'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface TokenRow {
+  id: number;
+  user_id: number;
+  name: string;
+  scopes: string[];
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  created_at: number;
+}
+
+/** Tokens are stored only as their SHA-256 digest. */
+export const digestToken = (token: string) => crypto.createHash('sha256').update(token, 'utf8').digest('hex');
+
+export const generateToken = () => 'mltpat-' + crypto.randomBytes(20).toString('base64url');
+
+const toToken = (r: any): TokenRow => ({
+  id: r.id,
+  user_id: r.user_id,
+  name: r.name,
+  scopes: String(r.scopes).split(',').filter(Boolean),
+  expires_at: r.expires_at ?? null,
+  revoked_at: r.revoked_at ?? null,
+  last_used_at: r.last_used_at ?? null,
+  created_at: r.created_at,
+});
+
+/** Creates a token and returns its clear value, the only time it is ever available. */
+export async function createToken(
+  db: Db,
+  t: { userId: number; name: string; scopes: Scope[]; expiresAt?: number | null; value?: string },
+): Promise<{ token: string; row: TokenRow }> {
+  const token = t.value ?? generateToken();
+  const [id] = await db('access_tokens').insert({
+    user_id: t.userId,
+    name: t.name,
+    token_digest: digestToken(token),
+    scopes: [...new Set(t.scopes)].join(','),
+    expires_at: t.expiresAt ?? null,
+    created_at: Date.now(),
+  });
+  const row = await db('access_tokens').where({ id: Number(id) }).first();
+  return { token, row: toToken(row) };
+}
+
+export async function listTokens(db: Db, userId?: number): Promise<TokenRow[]> {
+  const q = db('access_tokens').orderBy('id');
+  if (userId !== undefined) q.where({ user_id: userId });
+  return (await q).map(toToken);
+}
+
+export async function getToken(db: Db, id: number): Promise<TokenRow | undefined> {
+  const r = await db('access_tokens').where({ id }).first();
+  return r ? toToken(r) : undefined;
+}
+
+export async function revokeToken(db: Db, id: number): Promise<boolean> {
+  const n = await db('access_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: Date.now() });
+  return n > 0;
+}
+
+export type TokenCheck =
+  | { ok: true; user: { id: number; username: string; isAdmin: boolean }; scopes: string[] }
+  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' };
+
+/** last_used_at is written at most this often per token, to keep writes off the hot path (GitLab does the same). */
+const LAST_USED_INTERVAL_MS = 10 * 60 * 1000;
+
+export async function authenticateToken(db: Db, token: string): Promise<TokenCheck> {
+  const row = await db('access_tokens as t')
+    .join('users as u', 'u.id', 't.user_id')
+    .where('t.token_digest', digestToken(token))
+    .first('t.id', 't.scopes', 't.expires_at', 't.revoked_at', 't.last_used_at', 'u.id as user_id', 'u.username', 'u.is_admin');
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.revoked_at != null) return { ok: false, reason: 'revoked' };
+  const now = Date.now();
+  if (row.expires_at != null && Number(row.expires_at) <= now) return { ok: false, reason: 'expired' };
+  if (row.last_used_at == null || now - Number(row.last_used_at) > LAST_USED_INTERVAL_MS) {
+    await db('access_tokens').where({ id: row.id }).update({ last_used_at: now });
+  }
+  return {
+    ok: true,
+    user: { id: row.user_id, username: row.username, isAdmin: Boolean(row.is_admin) },
+    scopes: String(row.scopes).split(',').filter(Boolean),
+  };
+}

@@ -1,0 +1,34 @@
+import type { Db, Trx } from './knex.ts';
+
+/** Errors worth retrying the whole transaction for: deadlocks and lock timeouts (Galera certification failures
+ * arrive as deadlocks), and SQLite's busy database. */
+export function isRetryable(err: unknown): boolean {
+  const e = err as { errno?: number; code?: string };
+  return e?.errno === 1213 || e?.errno === 1205 || e?.code === 'SQLITE_BUSY' || e?.code === 'ER_LOCK_DEADLOCK';
+}
+
+/** Duplicate primary/unique key, on either database. */
+export function isDuplicateKey(err: unknown): boolean {
+  const e = err as { errno?: number; code?: string };
+  return e?.errno === 1062 || e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** Runs `fn` in one transaction, retrying it whole a few times when the database reports a deadlock. */
+export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await db.transaction(fn);
+    } catch (err) {
+      if (i >= attempts || !isRetryable(err)) throw err;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 10));
+    }
+  }
+}
+
+/** Splits rows for multi-row inserts so no statement exceeds the bind-parameter limits (SQLite: 32766). */
+export function chunk<T>(rows: T[], size: number): T[][] {
+  if (rows.length <= size) return [rows];
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,14 @@
+import { createCallerFactory, router } from './trpc.ts';
+import { experimentsRouter } from './experiments.ts';
+import { runsRouter } from './runs.ts';
+import { adminRouter } from './admin.ts';
+
+/** Every operation of mltrack. MLflow operations carry `meta.openapi` (their REST path); admin ones are tRPC only. */
+export const appRouter = router({
+  experiments: experimentsRouter,
+  runs: runsRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

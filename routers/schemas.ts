@@ -1,0 +1,169 @@
+import { z } from 'zod';
+
+/**
+ * Field types of the MLflow wire, shared by every procedure.
+ * - ids are strings (numbers are accepted and stringified, as MLflow's parser does for experiment ids);
+ * - int64 accepts a JSON number or a digit string and becomes a number, or a BigInt beyond 2^53;
+ * - doubles accept numbers, numeric strings and "NaN"/"Infinity"/"-Infinity";
+ * - unknown fields are dropped (zod objects strip by default).
+ */
+
+export type Int64 = number | bigint;
+
+export function toInt64(v: number | string | bigint): Int64 {
+  if (typeof v === 'number') return v;
+  const b = BigInt(v);
+  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+export const int64 = z
+  .union([z.number().int(), z.string().regex(/^\s*-?\d+(\.0*)?\s*$/), z.bigint()])
+  .transform((v, ctx) => {
+    const s = typeof v === 'string' ? v.trim().replace(/\.0*$/, '') : v;
+    if (typeof s === 'number' && !Number.isSafeInteger(s)) {
+      // 1e20 and similar: beyond int64 or already rounded by the JSON layer
+      if (Math.abs(s) > 9.2e18) {
+        ctx.addIssue({ code: 'custom', message: 'value out of int64 range' });
+        return z.NEVER;
+      }
+      return BigInt(s) as Int64;
+    }
+    const big = typeof s === 'number' ? BigInt(s) : BigInt(s);
+    if (big < INT64_MIN || big > INT64_MAX) {
+      ctx.addIssue({ code: 'custom', message: 'value out of int64 range' });
+      return z.NEVER;
+    }
+    return toInt64(big);
+  });
+
+export const int64Out = z.union([z.number().int(), z.bigint()]);
+
+export const int32 = z
+  .union([z.number().int(), z.string().regex(/^\s*-?\d+\s*$/)])
+  .transform((v) => (typeof v === 'number' ? v : Number(v.trim())))
+  .pipe(z.number().int().min(-2147483648).max(2147483647));
+
+export const NON_FINITE = ['NaN', 'Infinity', '-Infinity'] as const;
+
+export const double = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const t = v.trim();
+  if (t === 'NaN') return NaN;
+  if (t === 'Infinity' || t === 'inf' || t === '+Infinity') return Infinity;
+  if (t === '-Infinity' || t === '-inf') return -Infinity;
+  const n = t === '' ? NaN : Number(t);
+  if (Number.isNaN(n)) {
+    ctx.addIssue({ code: 'custom', message: 'not a number' });
+    return z.NEVER;
+  }
+  return n;
+});
+
+export const doubleOut = z.union([z.number(), z.enum(NON_FINITE)]);
+
+/** A string id; a JSON number is accepted and stringified. */
+export const idString = z.union([z.string(), z.number().int()]).transform((v) => String(v));
+
+/** Booleans: JSON true/false, or 'true'/'false' in any case in query strings. */
+export const bool = z.union([
+  z.boolean(),
+  z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(['true', 'false']))
+    .transform((s) => s === 'true'),
+]);
+
+export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** RunStatus by name or by its proto number. */
+export const runStatus = z.union([
+  z.enum(RUN_STATUSES),
+  z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform((v, ctx) => {
+    const s = RUN_STATUSES[Number(v) - 1];
+    if (!s) {
+      ctx.addIssue({ code: 'custom', message: 'invalid run status' });
+      return z.NEVER;
+    }
+    return s;
+  }),
+]);
+
+export const VIEW_TYPES = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'] as const;
+export type ViewType = (typeof VIEW_TYPES)[number];
+export const viewType = z.union([
+  z.enum(VIEW_TYPES),
+  z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform((v, ctx) => {
+    const s = VIEW_TYPES[Number(v) - 1];
+    if (!s) {
+      ctx.addIssue({ code: 'custom', message: 'invalid view type' });
+      return z.NEVER;
+    }
+    return s;
+  }),
+]);
+
+export const keyValue = z.object({ key: z.string(), value: z.string() });
+export const keyValueIn = z.object({ key: z.string(), value: z.string().optional().default('') });
+
+export const empty = z.object({});
+
+/** Output shapes of MLflow entities (service.proto). */
+export const experimentOut = z.object({
+  experiment_id: z.string(),
+  name: z.string(),
+  artifact_location: z.string(),
+  lifecycle_stage: z.enum(['active', 'deleted']),
+  last_update_time: int64Out,
+  creation_time: int64Out,
+  tags: z.array(keyValue).optional(),
+});
+export type ExperimentOut = z.infer<typeof experimentOut>;
+
+export const metricOut = z.object({
+  key: z.string(),
+  value: doubleOut,
+  timestamp: int64Out,
+  step: int64Out,
+});
+export type MetricOut = z.infer<typeof metricOut>;
+
+export const runInfoOut = z.object({
+  run_id: z.string(),
+  run_uuid: z.string(),
+  run_name: z.string(),
+  experiment_id: z.string(),
+  user_id: z.string(),
+  status: z.enum(RUN_STATUSES),
+  start_time: int64Out,
+  end_time: int64Out.optional(),
+  artifact_uri: z.string(),
+  lifecycle_stage: z.enum(['active', 'deleted']),
+});
+export type RunInfoOut = z.infer<typeof runInfoOut>;
+
+export const datasetOut = z.object({
+  name: z.string(),
+  digest: z.string(),
+  source_type: z.string(),
+  source: z.string(),
+  schema: z.string().optional(),
+  profile: z.string().optional(),
+});
+
+export const runOut = z.object({
+  info: runInfoOut,
+  data: z.object({
+    metrics: z.array(metricOut).optional(),
+    params: z.array(keyValue).optional(),
+    tags: z.array(keyValue).optional(),
+  }),
+  inputs: z.object({
+    dataset_inputs: z.array(z.object({ tags: z.array(keyValue).optional(), dataset: datasetOut })).optional(),
+  }),
+  outputs: z.object({}),
+});
+export type RunOut = z.infer<typeof runOut>;

@@ -1,0 +1,69 @@
+import { initTRPC } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import { MlflowError } from '../server/errors.ts';
+import { ACCESS, type RequestContext } from '../server/context.ts';
+import { int64Transformer } from './transformer.ts';
+
+const t = initTRPC
+  .context<RequestContext>()
+  .meta<OpenApiMeta>()
+  .create({
+    transformer: int64Transformer,
+    errorFormatter({ shape, error }) {
+      const mlflow =
+        error instanceof MlflowError
+          ? error.toJSON()
+          : error.code === 'BAD_REQUEST'
+            ? { error_code: 'INVALID_PARAMETER_VALUE', message: error.message }
+            : error.code === 'INTERNAL_SERVER_ERROR'
+              ? { error_code: 'INTERNAL_ERROR', message: 'Internal error' }
+              : { error_code: error.code, message: error.message };
+      const message = error.code === 'INTERNAL_SERVER_ERROR' && !(error instanceof MlflowError) ? 'Internal error' : shape.message;
+      return { ...shape, message, data: { ...shape.data, stack: undefined, mlflow } };
+    },
+  });
+
+export const router = t.router;
+export const mergeRouters = t.mergeRouters;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure;
+
+/** A user with a valid token. */
+export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (ctx.deferredError) throw ctx.deferredError;
+  if (!ctx.user) throw new MlflowError('UNAUTHENTICATED', 'Authentication required: send a personal access token.');
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+function requireProject(ctx: RequestContext) {
+  if (!ctx.project) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', 'Project not found');
+  return ctx.project;
+}
+
+/** Read access to the project of the URL: guest or above, or any user of a public project; `read_api` or `api`. */
+export const readProcedure = authedProcedure.use(({ ctx, next }) => {
+  const project = requireProject(ctx);
+  if (!ctx.scopes.includes('api') && !ctx.scopes.includes('read_api')) {
+    throw new MlflowError('PERMISSION_DENIED', 'The token lacks the read_api or api scope.');
+  }
+  return next({ ctx: { ...ctx, project } });
+});
+
+/** Write access: developer or above, and the `api` scope. */
+export const writeProcedure = authedProcedure.use(({ ctx, next }) => {
+  const project = requireProject(ctx);
+  if (!ctx.scopes.includes('api')) throw new MlflowError('PERMISSION_DENIED', 'Writing needs a token with the api scope.');
+  if (project.accessLevel < ACCESS.developer && !ctx.user.isAdmin) {
+    throw new MlflowError('PERMISSION_DENIED', 'Writing to this project needs the developer role or above.');
+  }
+  return next({ ctx: { ...ctx, project } });
+});
+
+/** Instance administrators, for internal tooling (users, projects, tokens). */
+export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (!ctx.user.isAdmin) throw new MlflowError('PERMISSION_DENIED', 'Administrators only.');
+  if (!ctx.scopes.includes('api')) throw new MlflowError('PERMISSION_DENIED', 'Needs a token with the api scope.');
+  return next({ ctx });
+});
+
+export type ProjectCtx = RequestContext & { project: NonNullable<RequestContext['project']>; user: NonNullable<RequestContext['user']> };

@@ -1,0 +1,497 @@
+/**
+ * MLflow's input validation rules and error messages (`mlflow/utils/validation.py`, 3.x), plus the few checks
+ * MLflow keeps elsewhere (artifact_location URL checks in `handlers._create_experiment`, max_results in the
+ * SQL store). Pure functions: each throws `MlflowError(INVALID_PARAMETER_VALUE, <MLflow's message>)`.
+ *
+ * Lengths are Python `len()`, i.e. Unicode code points. Messages embed values the way Python renders them
+ * (`json.dumps` with ensure_ascii, `repr`, `str(float)`), so they match a real server byte for byte.
+ * The happy path of the per-item checks allocates nothing: precompiled regexes and length comparisons only.
+ */
+import { invalidParam } from '../server/errors.ts';
+
+export const LIMITS = {
+  MAX_ENTITY_KEY_LENGTH: 250,
+  MAX_PARAM_VAL_LENGTH: 6000,
+  MAX_TAG_VAL_LENGTH: 8000,
+  MAX_EXPERIMENT_NAME_LENGTH: 500,
+  MAX_EXPERIMENT_TAG_KEY_LENGTH: 250,
+  MAX_EXPERIMENT_TAG_VAL_LENGTH: 5000,
+  MAX_METRICS_PER_BATCH: 1000,
+  MAX_PARAMS_TAGS_PER_BATCH: 100,
+  MAX_ENTITIES_PER_BATCH: 1000,
+  MAX_DATASET_NAME_SIZE: 500,
+  MAX_DATASET_DIGEST_SIZE: 36,
+  MAX_DATASET_SOURCE_SIZE: 65535,
+  MAX_DATASET_SCHEMA_SIZE: 1048575,
+  MAX_DATASET_PROFILE_SIZE: 16777215,
+  MAX_INPUT_TAG_KEY_SIZE: 255,
+  MAX_INPUT_TAG_VALUE_SIZE: 500,
+  MAX_ARTIFACT_LOCATION_LENGTH: 2048,
+  SEARCH_MAX_RESULTS_DEFAULT: 1000,
+  SEARCH_MAX_RESULTS_THRESHOLD: 50000,
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Regexes. Python's `\w` on str is Unicode (letters, numbers, `_`; not combining marks), and Python's `$` also
+// matches just before a final "\n" — hence the `\n?` so that e.g. "a\n" is accepted exactly as MLflow accepts it.
+
+/** `^[/\w.\- :]*$` (POSIX server; Windows servers drop the colon). */
+const NAME_RE = /^[\p{L}\p{N}_/.\- :]*\n?$/u;
+/** `^[a-zA-Z0-9][\w\-]{0,255}$` */
+const RUN_ID_RE = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,255}\n?$/u;
+/** `^[a-zA-Z0-9][\w\-]{0,63}$` */
+const EXPERIMENT_ID_RE = /^[a-zA-Z0-9][\p{L}\p{N}_-]{0,63}\n?$/u;
+/**
+ * Same verdict as `path_not_unique(name)` (normpath(name) != name, or it is ".", or starts with ".." or "/"),
+ * without computing normpath: empty, leading or trailing "/", "//", a leading "..", or a "." / ".." segment.
+ */
+const PATH_NOT_UNIQUE_RE = /^$|^\/|\/$|\/\/|^\.\.|(?:^|\/)\.\.?(?:\/|$)/;
+
+const MISSING_KEY_NAME_MESSAGE = 'A key name must be provided.';
+const BAD_CHARACTER_MESSAGE =
+  'Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Python renderings used inside messages (cold path only).
+
+/** Python `len()`: code points; a surrogate pair is one character, a lone surrogate is one too. */
+export function pyLen(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/** `len(s) > limit` without counting when the UTF-16 length already settles it. */
+function tooLong(s: string, limit: number): boolean {
+  return s.length > limit && pyLen(s) > limit;
+}
+
+/** Python `s[:limit]` in code points. */
+function pySlice(s: string, limit: number): string {
+  let i = 0;
+  for (let count = 0; count < limit && i < s.length; count++) {
+    const c = s.charCodeAt(i);
+    const d = s.charCodeAt(i + 1);
+    i += c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+  }
+  return s.slice(0, i);
+}
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+
+/** Python `json.dumps(s)` (ensure_ascii=True): `"`, `\`, controls and all non-ASCII escaped, lowercase hex. */
+function pyJsonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x0c) out += '\\f';
+    else if (c < 0x20 || c > 0x7e) out += '\\u' + hex(c, 4);
+    else out += s.charAt(i);
+  }
+  return out + '"';
+}
+
+const NON_PRINTABLE = /[\p{C}\p{Z}]/u;
+
+/** Python `repr(s)` for a str: quote choice, backslash escapes, non-printables as \xNN / \uNNNN / \UNNNNNNNN. */
+function pyRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === quote || ch === '\\') out += '\\' + ch;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) {
+      out += cp < 0x100 ? '\\x' + hex(cp, 2) : cp < 0x10000 ? '\\u' + hex(cp, 4) : '\\U' + hex(cp, 8);
+    } else out += ch;
+  }
+  return out + quote;
+}
+
+/** Python `str(float)`: shortest round-trip digits, exponent form below 1e-4 or from 1e16, else at least ".0". */
+function pyFloat(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const sign = x < 0 ? '-' : '';
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+  return `${sign}${intPart}.${digits.slice(exp + 1) || '0'}`;
+}
+
+/** Python `str(int)` for an int64 held as number or bigint. */
+function pyInt(x: number | bigint): string {
+  return typeof x === 'number' && Number.isInteger(x) ? BigInt(x).toString() : String(x);
+}
+
+/** Python `str(v)` for JSON-ish values (used where MLflow formats an arbitrary request value with `{}`). */
+function pyStr(v: unknown, nested = false): string {
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) ? pyInt(v) : pyFloat(v);
+  if (typeof v === 'string') return nested ? pyRepr(v) : v;
+  if (Array.isArray(v)) return '[' + v.map((x) => pyStr(x, true)).join(', ') + ']';
+  if (typeof v === 'object') {
+    return '{' + Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyStr(x, true)}`).join(', ') + '}';
+  }
+  return String(v);
+}
+
+/** Python `json.dumps(value, sort_keys=True, separators=(",", ":"))` for the scalars MLflow passes. */
+function pyJson(v: unknown): string {
+  if (typeof v === 'string') return pyJsonString(v);
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return 'NaN';
+    if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
+    return Number.isInteger(v) ? pyInt(v) : pyFloat(v);
+  }
+  return pyStr(v);
+}
+
+/** `posixpath.normpath`. */
+function normpath(p: string): string {
+  if (p === '') return '.';
+  const lead = p.startsWith('/') ? (p.startsWith('//') && !p.startsWith('///') ? '//' : '/') : '';
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..' || (!lead && out.length === 0) || out[out.length - 1] === '..') out.push(part);
+    else if (out.length > 0) out.pop();
+  }
+  return lead + out.join('/') || '.';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// MLflow's message builders.
+
+/** `invalid_value(path, value, message)` */
+function invalidValue(path: string, value: unknown, message?: string): string {
+  const v = pyJson(value);
+  return message
+    ? `Invalid value ${v} for parameter '${path}' supplied: ${message}`
+    : `Invalid value ${v} for parameter '${path}' supplied.`;
+}
+
+const missingValue = (path: string) => `Missing value for required parameter '${path}'.`;
+const exceedsMaximumLength = (path: string, limit: number) => `'${path}' exceeds the maximum length of ${limit} characters`;
+const joinPath = (prefix: string, field: string) => (prefix ? `${prefix}.${field}` : field);
+const badPathMessage = (name: string) =>
+  'Names may be treated as files in certain cases, and must not resolve to other names when treated as such. ' +
+  `This name would resolve to ${pyRepr(normpath(name))}`;
+
+/** Whether over-long param/tag values are truncated (MLflow's MLFLOW_TRUNCATE_LONG_VALUES, default true). */
+function truncateLongValues(): boolean {
+  const v = process.env.MLFLOW_TRUNCATE_LONG_VALUES?.toLowerCase();
+  return !(v === 'false' || v === '0');
+}
+
+/**
+ * `_validate_length_limit`: returns the value, truncated when allowed, else throws. The entity named in the
+ * message is `prefix.entity` (or `entity`), built only on error.
+ */
+function lengthLimit(prefix: string, entity: string, limit: number, value: string, truncate = false): string {
+  if (!tooLong(value, limit)) return value;
+  if (truncate && truncateLongValues()) return pySlice(value, limit);
+  throw invalidParam(exceedsMaximumLength(joinPath(prefix, entity), limit));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Names.
+
+type NameKind = 'metric' | 'param' | 'tag';
+
+/** MLflow's message for a None name (unreachable through JSON/proto, kept for runtime nulls). */
+function noneNameMessage(kind: NameKind, path: string): string {
+  if (kind === 'metric') return invalidValue(path, null, `Metric name cannot be None. ${MISSING_KEY_NAME_MESSAGE}`);
+  if (kind === 'param') return invalidValue(path, '', MISSING_KEY_NAME_MESSAGE);
+  return missingValue(path);
+}
+
+/**
+ * The regex and "path unique" rules shared by metric, param and tag names. The field path is `prefix.field`
+ * (or `field`), built only when an error is thrown.
+ */
+function checkName(kind: NameKind, name: string, prefix: string, field: string): void {
+  if (name === null || name === undefined) throw invalidParam(noneNameMessage(kind, joinPath(prefix, field)));
+  if (!NAME_RE.test(name)) throw invalidParam(invalidValue(joinPath(prefix, field), name, BAD_CHARACTER_MESSAGE));
+  if (PATH_NOT_UNIQUE_RE.test(name)) {
+    throw invalidParam(invalidValue(joinPath(prefix, field), name, badPathMessage(name)));
+  }
+}
+
+/** `_validate_metric_name`; `path` is the full field path (MLflow: "name", in log-batch "metrics[i].name"). */
+export function validateMetricName(name: string, path = 'name'): void {
+  checkName('metric', name, '', path);
+}
+
+/** `_validate_param_name`; `path` is the full field path ("key", in log-batch "params[i].key"). */
+export function validateParamName(name: string, path = 'key'): void {
+  checkName('param', name, '', path);
+}
+
+/** `_validate_tag_name`; `path` is the full field path ("key", in log-batch "tags[i].key"). */
+export function validateTagName(name: string, path = 'key'): void {
+  checkName('tag', name, '', path);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Items.
+
+/**
+ * `_validate_metric`: name → value present and numeric → timestamp ≥ 0 → step numeric → key length.
+ * `path` is the item prefix as in MLflow ("" for log-metric, "metrics[i]" in log-batch); fields are appended.
+ */
+export function validateMetric(
+  key: string,
+  value: number,
+  timestamp: number | bigint,
+  step: number | bigint,
+  path = '',
+): void {
+  checkName('metric', key, path, 'name');
+  if (typeof value !== 'number') {
+    if (value === null || value === undefined) throw invalidParam(missingValue(joinPath(path, 'value')));
+    throw invalidParam(
+      invalidValue(
+        joinPath(path, 'value'),
+        value,
+        `(timestamp=${pyStr(timestamp)}). Please specify value as a valid double (64-bit floating point)`,
+      ),
+    );
+  }
+  if ((typeof timestamp !== 'number' && typeof timestamp !== 'bigint') || timestamp < 0) {
+    throw invalidParam(
+      invalidValue(
+        joinPath(path, 'timestamp'),
+        timestamp,
+        `metric '${key}' (value=${pyFloat(value)}). Timestamp must be a nonnegative long (64-bit integer) `,
+      ),
+    );
+  }
+  if (typeof step !== 'number' && typeof step !== 'bigint') {
+    throw invalidParam(
+      invalidValue(
+        joinPath(path, 'step'),
+        step,
+        `metric '${key}' (value=${pyFloat(value)}). Step must be a valid long (64-bit integer).`,
+      ),
+    );
+  }
+  lengthLimit('', 'Metric name', LIMITS.MAX_ENTITY_KEY_LENGTH, key);
+}
+
+/**
+ * `_validate_param`: name → key length (error, "Param key") → value length (truncated to 6000 by default,
+ * "Param value"). Returns the value to store. `path` is the item prefix ("" or "params[i]").
+ */
+export function validateParam(key: string, value: string, path = ''): string {
+  checkName('param', key, path, 'key');
+  lengthLimit('', 'Param key', LIMITS.MAX_ENTITY_KEY_LENGTH, key);
+  return lengthLimit('', 'Param value', LIMITS.MAX_PARAM_VAL_LENGTH, value, true);
+}
+
+/**
+ * `_validate_tag` (run tags): name → key length (error) → value length (truncated to 8000 by default).
+ * Returns the value to store. `path` is the item prefix ("" or "tags[i]"); messages name "key"/"tags[i].key".
+ */
+export function validateTag(key: string, value: string, path = ''): string {
+  checkName('tag', key, path, 'key');
+  lengthLimit(path, 'key', LIMITS.MAX_ENTITY_KEY_LENGTH, key);
+  return lengthLimit(path, 'value', LIMITS.MAX_TAG_VAL_LENGTH, value, true);
+}
+
+/** `_validate_experiment_tag`: tag name rules, key ≤ 250, value ≤ 5000; never truncates. */
+export function validateExperimentTag(key: string, value: string): void {
+  validateTagName(key);
+  lengthLimit('', 'key', LIMITS.MAX_EXPERIMENT_TAG_KEY_LENGTH, key);
+  lengthLimit('', 'value', LIMITS.MAX_EXPERIMENT_TAG_VAL_LENGTH, value);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Experiments and runs.
+
+/** `_validate_experiment_name`: empty/None, not a string, longer than 500. */
+export function validateExperimentName(name: unknown): void {
+  if (name === '' || name === null || name === undefined) {
+    throw invalidParam(`Invalid experiment name: '${pyStr(name)}'`);
+  }
+  if (typeof name !== 'string') throw invalidParam(`Invalid experiment name: ${pyStr(name)}. Expects a string.`);
+  if (tooLong(name, LIMITS.MAX_EXPERIMENT_NAME_LENGTH)) {
+    throw invalidParam(exceedsMaximumLength('name', LIMITS.MAX_EXPERIMENT_NAME_LENGTH));
+  }
+}
+
+/** `urllib.parse` schemes whose last path segment may carry `;params`. */
+const USES_PARAMS = new Set([
+  '', 'ftp', 'hdl', 'prospero', 'http', 'imap', 'https', 'shttp', 'rtsp', 'rtsps', 'rtspu', 'sip', 'sips', 'mms',
+  'sftp', 'tel',
+]);
+const SCHEME_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
+
+/** `urllib.parse.unquote` repeated until stable (MLflow's `_decode`, at most 10 rounds); bad UTF-8 → U+FFFD. */
+function decodeQuery(q: string): string {
+  const utf8 = new TextDecoder();
+  for (let i = 0; i < 10; i++) {
+    const next = q.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) =>
+      utf8.decode(Uint8Array.from(run.slice(1).split('%'), (h) => parseInt(h, 16))),
+    );
+    if (next === q) break;
+    q = next;
+  }
+  return q;
+}
+
+/**
+ * Experiment `artifact_location`, in MLflow's order: `urlparse` fragment or `;params` (handler) → `..` in the
+ * decoded query (`validate_query_string`) → `runs:` URI (`_validate_experiment_artifact_location`) → length.
+ * An empty location (server default) passes.
+ */
+export function validateArtifactLocation(loc: string): void {
+  if (!loc) return;
+  // urlsplit: strips leading C0/space, drops tab/CR/LF, splits "#" then "?"; urlparse: ";params" of last segment.
+  let url = loc.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
+  const scheme = SCHEME_RE.exec(url)?.[1]?.toLowerCase() ?? '';
+  if (scheme) url = url.slice(scheme.length + 1);
+  const hash = url.indexOf('#');
+  const fragment = hash >= 0 ? url.slice(hash + 1) : '';
+  if (hash >= 0) url = url.slice(0, hash);
+  const qmark = url.indexOf('?');
+  const query = qmark >= 0 ? url.slice(qmark + 1) : '';
+  if (qmark >= 0) url = url.slice(0, qmark);
+  if (url.startsWith('//')) {
+    const end = url.slice(2).search(/[/?#]/);
+    url = end >= 0 ? url.slice(2 + end) : '';
+  }
+  let params = '';
+  if (USES_PARAMS.has(scheme)) {
+    const semi = url.indexOf(';', Math.max(url.lastIndexOf('/'), 0));
+    if (semi >= 0) params = url.slice(semi + 1);
+  }
+  if (fragment || params) throw invalidParam("'artifact_location' URL can't include fragments or params.");
+  if (query && decodeQuery(query).includes('..')) throw invalidParam('Invalid query string');
+  if (loc.startsWith('runs:')) throw invalidParam(`Artifact location cannot be a runs:/ URI. Given: '${loc}'`);
+  if (tooLong(loc, LIMITS.MAX_ARTIFACT_LOCATION_LENGTH)) {
+    throw invalidParam(
+      'Invalid artifact path length. The length of the artifact path cannot be greater than ' +
+        `${LIMITS.MAX_ARTIFACT_LOCATION_LENGTH} characters. To configure this limit, please set the ` +
+        'MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH environment variable.',
+    );
+  }
+}
+
+/** `_validate_run_id`; `path` is the request field ("run_id"). */
+export function validateRunId(runId: string, path = 'run_id'): void {
+  if (typeof runId !== 'string' || !RUN_ID_RE.test(runId)) throw invalidParam(invalidValue(path, runId));
+}
+
+/** `_validate_experiment_id`. */
+export function validateExperimentId(id: string): void {
+  if (typeof id !== 'string' || !EXPERIMENT_ID_RE.test(id)) throw invalidParam(`Invalid experiment ID: '${pyStr(id)}'`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// log-batch.
+
+function batchLimit(entity: string, limit: number, length: number): void {
+  if (length > limit) {
+    throw invalidParam(
+      `A batch logging request can contain at most ${limit} ${entity}. Got ${length} ${entity}. ` +
+        `Please split up ${entity} across multiple requests and try again.`,
+    );
+  }
+}
+
+/** `_validate_batch_log_limits`: metrics ≤ 1000, params ≤ 100, tags ≤ 100, then all together ≤ 1000. */
+export function validateBatchLimits(metrics: number, params: number, tags: number): void {
+  batchLimit('metrics', LIMITS.MAX_METRICS_PER_BATCH, metrics);
+  batchLimit('params', LIMITS.MAX_PARAMS_TAGS_PER_BATCH, params);
+  batchLimit('tags', LIMITS.MAX_PARAMS_TAGS_PER_BATCH, tags);
+  batchLimit('metrics, params, and tags', LIMITS.MAX_ENTITIES_PER_BATCH, metrics + params + tags);
+}
+
+/** `_validate_param_keys_unique`: lists every repeat occurrence, as a Python list repr. */
+export function validateNoDuplicateParamKeys(params: { key: string }[]): void {
+  const seen = new Set<string>();
+  const dupes: string[] = [];
+  for (const { key } of params) {
+    if (seen.has(key)) dupes.push(key);
+    else seen.add(key);
+  }
+  if (dupes.length > 0) {
+    throw invalidParam(
+      `Duplicate parameter keys have been submitted: [${dupes.map(pyRepr).join(', ')}]. ` +
+        'Please ensure the request contains only one param value per param key.',
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// log-inputs and search.
+
+/** `_validate_dataset` then `_validate_input_tags` for one dataset input. */
+export function validateDatasetInput(
+  ds: { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string },
+  tags: { key: string; value: string }[],
+): void {
+  if (ds === null || ds === undefined) throw invalidParam('Dataset cannot be None');
+  if (ds.name == null) throw invalidParam('Dataset name cannot be None');
+  if (ds.digest == null) throw invalidParam('Dataset digest cannot be None');
+  if (ds.source_type == null) throw invalidParam('Dataset source_type cannot be None');
+  if (ds.source == null) throw invalidParam('Dataset source cannot be None');
+  const checks: [string, string | undefined, number][] = [
+    ['name', ds.name, LIMITS.MAX_DATASET_NAME_SIZE],
+    ['digest', ds.digest, LIMITS.MAX_DATASET_DIGEST_SIZE],
+    ['source', ds.source, LIMITS.MAX_DATASET_SOURCE_SIZE],
+    ['schema', ds.schema, LIMITS.MAX_DATASET_SCHEMA_SIZE],
+    ['profile', ds.profile, LIMITS.MAX_DATASET_PROFILE_SIZE],
+  ];
+  for (const [field, value, limit] of checks) {
+    if (value != null && tooLong(value, limit)) throw invalidParam(exceedsMaximumLength(field, limit));
+  }
+  for (const tag of tags) {
+    if (tag === null || tag === undefined) throw invalidParam('InputTag cannot be None');
+    if (tag.key == null) throw invalidParam('InputTag key cannot be None');
+    if (tag.value == null) throw invalidParam('InputTag value cannot be None');
+    if (tooLong(tag.key, LIMITS.MAX_INPUT_TAG_KEY_SIZE)) {
+      throw invalidParam(exceedsMaximumLength('key', LIMITS.MAX_INPUT_TAG_KEY_SIZE));
+    }
+    if (tooLong(tag.value, LIMITS.MAX_INPUT_TAG_VALUE_SIZE)) {
+      throw invalidParam(exceedsMaximumLength('value', LIMITS.MAX_INPUT_TAG_VALUE_SIZE));
+    }
+  }
+}
+
+/** `_validate_max_results_param`: 1..max (default 50000). */
+export function validateMaxResults(n: number, max: number = LIMITS.SEARCH_MAX_RESULTS_THRESHOLD): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw invalidParam(`Invalid value ${pyStr(n)} for parameter 'max_results' supplied. It must be a positive integer`);
+  }
+  if (n > max) {
+    throw invalidParam(`Invalid value ${pyStr(n)} for parameter 'max_results' supplied. It must be at most ${max}`);
+  }
+}

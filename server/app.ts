@@ -1,0 +1,114 @@
+import crypto from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import { appRouter, createCaller } from '../routers/index.ts';
+import type { Db } from '../db/knex.ts';
+import type { Config } from './config.ts';
+import type { RequestContext } from './context.ts';
+import { authenticate } from './auth.ts';
+import { resolveProject } from './project.ts';
+import { restFacade, sendJson, bodyError } from './rest.ts';
+import { MlflowError } from './errors.ts';
+import { toMlflowError } from './error-map.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { VERSION } from './version.ts';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      ctx: RequestContext;
+    }
+  }
+}
+
+export interface AppOptions {
+  db: Db;
+  config: Config;
+  log?: (msg: string, extra?: unknown) => void;
+}
+
+const endpointNotFound = (req: Request, _res: Response, next: NextFunction) =>
+  next(new MlflowError('ENDPOINT_NOT_FOUND', `No API endpoint ${req.method} ${req.originalUrl.split('?')[0]}`));
+
+export function createApp({ db, config, log = defaultLog }: AppOptions) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const requestId = crypto.randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    req.ctx = { db, config, requestId, method: req.method, user: null, scopes: [], project: null };
+    next();
+  });
+
+  app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));
+  app.get('/version', (_req, res) => void res.type('text/plain').send(VERSION));
+
+  let openapi: unknown;
+  app.get('/openapi.json', (_req, res) => {
+    openapi ??= buildOpenApiDocument(appRouter, VERSION, config.publicUrl);
+    res.json(openapi);
+  });
+
+  const facade = restFacade(appRouter, createCaller);
+  const trpc = createExpressMiddleware({
+    router: appRouter,
+    createContext: ({ req }) => req.ctx,
+    onError: ({ error, req }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR' && !(error instanceof MlflowError)) {
+        log(`request ${(req as Request).ctx?.requestId} failed`, error.cause ?? error);
+      }
+    },
+  });
+
+  // Everything of one project: the MLflow REST facade (and the UI's ajax-api twin) and tRPC.
+  const project = express.Router();
+  project.use(['/ml/mlflow/api/2.0/mlflow', '/ml/mlflow/ajax-api/2.0/mlflow'], facade, endpointNotFound);
+  project.use(endpointNotFound);
+  const projectChain = [authenticate(), resolveProject((req) => req.params.id as string)];
+  app.use('/api/v4/projects/:id/trpc', deferErrors(projectChain), trpc);
+  app.use('/api/v4/projects/:id', ...projectChain, project);
+
+  // Instance-level tRPC (admin procedures) without a project.
+  app.use('/api/v4/trpc', deferErrors([authenticate()]), trpc);
+
+  // The root mount: the same API for one configured project, so MLFLOW_TRACKING_URI=http://host:port works.
+  app.use(['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'], authenticate(), resolveProject(() => config.rootProject), facade, endpointNotFound);
+
+  app.use(endpointNotFound);
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const mlflow = toMlflowError(err) ?? ((err as { type?: string })?.type ? bodyError(err) : undefined);
+    if (mlflow) {
+      if (mlflow.status >= 500) log(`request ${req.ctx?.requestId} failed`, err);
+      return sendJson(res, mlflow.status, mlflow.toJSON());
+    }
+    log(`request ${req.ctx?.requestId} ${req.method} ${req.originalUrl.split('?')[0]} failed`, err);
+    sendJson(res, 500, { error_code: 'INTERNAL_ERROR', message: `Internal error (request id ${req.ctx?.requestId ?? 'unknown'})` });
+  });
+
+  return app;
+}
+
+/** Runs middlewares, keeping a failure in ctx.deferredError instead of answering (for the tRPC mounts). */
+function deferErrors(chain: ((req: Request, res: Response, next: NextFunction) => unknown)[]) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    let i = 0;
+    const step = (err?: unknown) => {
+      if (err) {
+        req.ctx.deferredError = err as Error;
+        return next();
+      }
+      const mw = chain[i++];
+      if (!mw) return next();
+      mw(req, res, step);
+    };
+    step();
+  };
+}
+
+function defaultLog(msg: string, extra?: unknown) {
+  console.error(`[mltrack] ${msg}`, extra ?? '');
+}

@@ -1,0 +1,57 @@
+import type { NextFunction, Request, Response } from 'express';
+import { authenticateToken } from '../db/tokens.ts';
+import { MlflowError } from './errors.ts';
+import type { RequestContext } from './context.ts';
+
+/** The token of a request: `Authorization: Bearer`, Basic auth with the token as password, `PRIVATE-TOKEN`, or `?private_token=`. */
+export function readToken(req: Request): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^(Bearer|Basic)\s+(.+)$/i.exec(auth.trim());
+    if (m) {
+      if (m[1]!.toLowerCase() === 'bearer') return m[2]!.trim();
+      const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      if (i >= 0 && decoded.length > i + 1) return decoded.slice(i + 1);
+    }
+  }
+  const header = req.headers['private-token'];
+  if (typeof header === 'string' && header) return header;
+  const q = req.query?.private_token;
+  if (typeof q === 'string' && q) return q;
+  return undefined;
+}
+
+const REASONS = {
+  unknown: 'Invalid access token.',
+  expired: 'Token is expired. You can either do re-authorization or token refresh.',
+  revoked: 'Token was revoked. You have to re-authorize from the user.',
+} as const;
+
+/**
+ * Token → user and scopes, on req.ctx. No valid token → 401 UNAUTHENTICATED.
+ * `read_api` is enough for GET and HEAD only; any other method needs `api` (403 PERMISSION_DENIED).
+ */
+export function authenticate() {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    try {
+      const ctx = req.ctx as RequestContext;
+      const token = readToken(req);
+      if (!token) throw new MlflowError('UNAUTHENTICATED', 'Authentication required: send a personal access token (Authorization: Bearer <token>).');
+      const check = await authenticateToken(ctx.db, token);
+      if (!check.ok) throw new MlflowError('UNAUTHENTICATED', REASONS[check.reason]);
+      ctx.user = check.user;
+      ctx.scopes = check.scopes;
+      const readOnly = req.method === 'GET' || req.method === 'HEAD';
+      if (!check.scopes.includes('api') && !(readOnly && check.scopes.includes('read_api'))) {
+        throw new MlflowError(
+          'PERMISSION_DENIED',
+          readOnly ? 'The token lacks the read_api or api scope.' : 'This request needs a token with the api scope; read_api allows GET and HEAD only.',
+        );
+      }
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}

@@ -1,0 +1,34 @@
+import path from 'node:path';
+
+/** Every setting mltrack reads, from the environment. The README lists them. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** unset → SQLite file in dataDir; mysql://user:pass@host:port/db → MySQL */
+  databaseUrl: string | undefined;
+  /** Base for absolute URLs in answers (e.g. https://mltrack.example.com); optional. */
+  publicUrl: string | undefined;
+  /** If set on the first start, this value becomes the admin's first token. */
+  initialToken: string | undefined;
+  /** Project served at the root mount /api/2.0/mlflow (id or full path). */
+  rootProject: string;
+  artifactsDir: string;
+  /** Largest artifact upload accepted, in bytes. */
+  maxArtifactBytes: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.DATA_DIR || './data');
+  return {
+    port: env.PORT ? Number(env.PORT) : 5000,
+    host: env.HOST || '127.0.0.1',
+    dataDir,
+    databaseUrl: env.DATABASE_URL || undefined,
+    publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : undefined,
+    initialToken: env.MLTRACK_INITIAL_TOKEN || undefined,
+    rootProject: env.MLTRACK_ROOT_PROJECT || '1',
+    artifactsDir: path.resolve(env.ARTIFACTS_DIR || path.join(dataDir, 'artifacts')),
+    maxArtifactBytes: env.MAX_ARTIFACT_BYTES ? Number(env.MAX_ARTIFACT_BYTES) : 5 * 1024 * 1024 * 1024,
+  };
+}

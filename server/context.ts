@@ -1,0 +1,37 @@
+import type { Db } from '../db/knex.ts';
+import type { Config } from './config.ts';
+
+/** GitLab's access levels. */
+export const ACCESS = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 } as const;
+export type RoleName = keyof typeof ACCESS;
+
+export interface AuthUser {
+  id: number;
+  username: string;
+  isAdmin: boolean;
+}
+
+export interface ProjectAccess {
+  id: number;
+  path: string;
+  name: string;
+  visibility: 'private' | 'public';
+  /** the caller's access level in this project; 0 when not a member (public projects can still be read) */
+  accessLevel: number;
+}
+
+/** What every request carries once the middleware chain has run. */
+export interface RequestContext {
+  db: Db;
+  config: Config;
+  requestId: string;
+  /** HTTP method of the request: read_api tokens are good for GET and HEAD only. */
+  method: string;
+  user: AuthUser | null;
+  scopes: string[];
+  /** the project the URL names, once resolved and checked for read access */
+  project: ProjectAccess | null;
+  /** On /trpc mounts an auth or project failure is kept here and thrown by the procedure, so the typed client
+   * receives it in tRPC's error shape. */
+  deferredError?: Error;
+}

@@ -1,0 +1,58 @@
+/**
+ * JSON for the MLflow wire. int64 values (metric steps, timestamps) may exceed 2^53, which JSON.parse would round
+ * and JSON.stringify cannot emit as BigInt. Integers of 16+ digits in a request body are turned into strings before
+ * parsing (the int64 schemas accept digit strings); BigInt values in an answer are emitted as bare digits.
+ */
+
+const LONG_DIGITS = /\d{16}/;
+
+/** Quotes every integer literal of 16 or more digits outside strings, so JSON.parse keeps all its digits. */
+function quoteLongIntegers(text: string): string {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+      continue;
+    }
+    if ((c >= 48 && c <= 57) || c === 45 /* - */) {
+      let j = i + (c === 45 ? 1 : 0);
+      while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+      const next = text.charCodeAt(j);
+      const isInteger = !(next === 46 /* . */ || next === 101 /* e */ || next === 69 /* E */);
+      const digits = j - i - (c === 45 ? 1 : 0);
+      if (isInteger && digits >= 16) {
+        out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
+        last = j;
+      }
+      i = j - 1;
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+export function parseJson(text: string): unknown {
+  return JSON.parse(LONG_DIGITS.test(text) ? quoteLongIntegers(text) : text);
+}
+
+const BIG_MARK = '\u0000int64:';
+const BIG_RE = /"\\u0000int64:(-?\d+)"/g;
+
+export function stringifyJson(value: unknown): string {
+  let sawBig = false;
+  const text = JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'bigint') {
+      sawBig = true;
+      return BIG_MARK + v.toString();
+    }
+    return v;
+  });
+  return sawBig ? text.replace(BIG_RE, '$1') : text;
+}

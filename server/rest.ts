@@ -1,0 +1,139 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import { MlflowError } from './errors.ts';
+import { toMlflowError } from './error-map.ts';
+import { parseJson, stringifyJson } from './json.ts';
+import type { RequestContext } from './context.ts';
+
+/** 20 MB: a 1000-metric batch is about 100 kB, and 100 params × 6000 chars + 100 tags × 8000 chars stays below. */
+export const JSON_LIMIT = '20mb';
+
+interface RestRoute {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;
+  procedurePath: string;
+  type: 'query' | 'mutation';
+  arrayFields: Set<string>;
+}
+
+function unwrap(schema: any): any {
+  let s = schema;
+  while (s?.def && (s.def.type === 'optional' || s.def.type === 'default' || s.def.type === 'nullable')) s = s.def.innerType;
+  return s;
+}
+
+/** The REST routes of a router: one per procedure with `meta.openapi`. Nothing lists routes twice. */
+export function restRoutes(appRouter: AnyTRPCRouter): RestRoute[] {
+  const procedures = appRouter._def.procedures as Record<string, AnyTRPCProcedure>;
+  const routes: RestRoute[] = [];
+  for (const [procedurePath, proc] of Object.entries(procedures)) {
+    const meta = proc._def.meta as OpenApiMeta | undefined;
+    if (!meta?.openapi) continue;
+    const input = (proc._def as any).inputs?.[0];
+    const shape = unwrap(input)?.shape ?? {};
+    const arrayFields = new Set<string>();
+    for (const [k, v] of Object.entries(shape)) if (unwrap(v)?.def?.type === 'array') arrayFields.add(k);
+    routes.push({
+      method: meta.openapi.method.toLowerCase() as RestRoute['method'],
+      path: meta.openapi.path,
+      procedurePath,
+      type: (proc._def as any).type,
+      arrayFields,
+    });
+  }
+  return routes;
+}
+
+/** GET query → input object: repeated keys become arrays for list fields; other fields take the first value. */
+function inputFromQuery(query: Record<string, unknown>, arrayFields: Set<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(query)) {
+    if (arrayFields.has(k)) out[k] = Array.isArray(v) ? v : [v];
+    else out[k] = Array.isArray(v) ? v[0] : v;
+  }
+  return out;
+}
+
+/**
+ * JSON bodies as MLflow reads them: Content-Type must be application/json (parameters such as charset allowed);
+ * int64 digits are kept exactly; malformed JSON and oversized bodies are 400 with MLflow's error shape.
+ */
+export function mlflowJsonBody() {
+  const raw = express.text({ type: () => true, limit: JSON_LIMIT, defaultCharset: 'utf-8' });
+  return (req: Request, res: Response, next: NextFunction) => {
+    const length = req.headers['content-length'];
+    const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) {
+      req.body = undefined;
+      return next();
+    }
+    raw(req, res, (err?: unknown) => {
+      if (err) return next(bodyError(err));
+      const text = typeof req.body === 'string' ? req.body : '';
+      if (text.trim() === '') {
+        req.body = undefined;
+        return next();
+      }
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (req.method !== 'GET' && req.method !== 'DELETE' && type !== 'application/json') {
+        return next(
+          new MlflowError('INVALID_PARAMETER_VALUE', `Bad Request. Content-Type must be one of [application/json]. Got '${req.headers['content-type'] ?? ''}'.`),
+        );
+      }
+      try {
+        let parsed = parseJson(text);
+        // legacy clients double-encode: a JSON string holding the JSON object
+        if (typeof parsed === 'string') parsed = parseJson(parsed);
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          return next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed request body: expected a JSON object.'));
+        }
+        req.body = parsed;
+        next();
+      } catch {
+        next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed JSON in the request body.'));
+      }
+    });
+  };
+}
+
+export function bodyError(err: unknown): MlflowError {
+  const e = err as { type?: string; status?: number };
+  if (e?.type === 'entity.too.large') return new MlflowError('INVALID_PARAMETER_VALUE', `Request body too large: the limit is ${JSON_LIMIT}.`);
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new MlflowError('INVALID_PARAMETER_VALUE', 'Unsupported request body encoding.');
+  if (e?.type === 'request.aborted') return new MlflowError('INVALID_PARAMETER_VALUE', 'The request body was not received whole.');
+  return new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed request body.');
+}
+
+export function sendJson(res: Response, status: number, body: unknown) {
+  res.status(status).type('application/json').send(stringifyJson(body));
+}
+
+/**
+ * The MLflow REST facade: an express route for each procedure's `meta.openapi`, calling the procedure through a
+ * tRPC caller with the request's context. Same validation, same middleware, same output schema as /trpc.
+ */
+export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: RequestContext) => any): Router {
+  const r = express.Router();
+  r.use(mlflowJsonBody());
+  for (const route of restRoutes(appRouter)) {
+    const segments = route.procedurePath.split('.');
+    r[route.method](route.path, async (req: Request, res: Response, next: NextFunction) => {
+      const hasQuery = Object.keys(req.query).some((k) => k !== 'private_token');
+      const input =
+        (route.method === 'get' || route.method === 'delete') && hasQuery
+          ? inputFromQuery(req.query as Record<string, unknown>, route.arrayFields)
+          : (req.body ?? {});
+      delete (input as Record<string, unknown>).private_token;
+      try {
+        let fn = createCaller(req.ctx as RequestContext);
+        for (const s of segments) fn = fn[s];
+        const result = await fn(input);
+        sendJson(res, 200, result ?? {});
+      } catch (err) {
+        next(toMlflowError(err, input) ?? err);
+      }
+    });
+  }
+  return r;
+}
