@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Db, Trx } from './knex.ts';
 import { isMysql } from './knex.ts';
 import { invalidParam, notFound } from '../server/errors.ts';
-import { chunk, isDuplicateKey, withTransaction } from './tx.ts';
+import { chunk, INSERT_CHUNK, isDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
 import type { Int64, MetricOut, RunInfoOut, RunOut, RunStatus } from '../routers/schemas.ts';
@@ -180,7 +180,7 @@ export async function setRunLifecycle(db: Db, projectId: number, runUuid: string
 }
 
 async function upsertTags(trx: Trx, runId: number, tags: { key: string; value: string }[]) {
-  for (const part of chunk(tags, 500)) {
+  for (const part of chunk(tags, INSERT_CHUNK)) {
     await trx('tags')
       .insert(part.map((t) => ({ run_id: runId, key: t.key, value: t.value })))
       .onConflict(['run_id', 'key'])
@@ -236,7 +236,7 @@ export async function logBatch(
       }
 
       if (batch.metrics.length) await insertMetrics(trx, runId, batch.metrics, mysql);
-      for (const part of chunk(newParams, 500)) {
+      for (const part of chunk(newParams, INSERT_CHUNK)) {
         await trx('params').insert(part.map((p) => ({ run_id: runId, key: p.key, value: p.value })));
       }
       if (batch.tags.length) {
@@ -272,7 +272,7 @@ async function insertMetrics(trx: Trx, runId: number, metrics: MetricIn[], mysql
     const cur = latest.get(m.key);
     if (!cur || isNewer(cand, cur)) latest.set(m.key, cand);
   }
-  for (const part of chunk(rows, 1000)) {
+  for (const part of chunk(rows, INSERT_CHUNK)) {
     await trx('metrics')
       .insert(part)
       .onConflict(['run_id', 'key', 'timestamp', 'step', 'value', 'is_nan'])
@@ -293,7 +293,7 @@ async function insertMetrics(trx: Trx, runId: number, metrics: MetricIn[], mysql
   const upserts = [...latest].map(([key, m]) => ({
     run_id: runId, key, value: m.value, timestamp: int64Bind(m.timestamp), step: int64Bind(m.step), is_nan: m.is_nan,
   }));
-  for (const part of chunk(upserts, 1000)) {
+  for (const part of chunk(upserts, INSERT_CHUNK)) {
     await trx('latest_metrics').insert(part).onConflict(['run_id', 'key']).merge(['value', 'timestamp', 'step', 'is_nan']);
   }
 }

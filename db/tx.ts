@@ -25,8 +25,15 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
   }
 }
 
-/** Splits rows for multi-row inserts so no statement exceeds the bind-parameter limits (SQLite: 32766). */
+/**
+ * Rows per multi-row INSERT. knex writes SQLite's multi-row insert as a compound SELECT, which SQLite caps at 500
+ * terms (SQLITE_MAX_COMPOUND_SELECT); 500 also stays far below both databases' bind-parameter limits.
+ */
+export const INSERT_CHUNK = 500;
+
+/** Splits rows for multi-row inserts. */
 export function chunk<T>(rows: T[], size: number): T[][] {
+  if (rows.length === 0) return [];
   if (rows.length <= size) return [rows];
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));

@@ -110,5 +110,8 @@ function deferErrors(chain: ((req: Request, res: Response, next: NextFunction) =
 }
 
 function defaultLog(msg: string, extra?: unknown) {
-  console.error(`[mltrack] ${msg}`, extra ?? '');
+  // Never dump whole SQL statements (a failed batch insert would print megabytes): message head and stack only.
+  const e = extra as { message?: string; stack?: string } | undefined;
+  const text = e?.message ? `${e.message.slice(0, 500)}${e.message.length > 500 ? '…' : ''}\n${(e.stack ?? '').split('\n').slice(1, 8).join('\n')}` : String(extra ?? '');
+  console.error(`[mltrack] ${msg}: ${text}`);
 }

@@ -5,6 +5,7 @@
  */
 
 const LONG_DIGITS = /\d{16}/;
+const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /** Quotes every integer literal of 16 or more digits outside strings, so JSON.parse keeps all its digits. */
 function quoteLongIntegers(text: string): string {
@@ -23,12 +24,25 @@ function quoteLongIntegers(text: string): string {
       continue;
     }
     if ((c >= 48 && c <= 57) || c === 45 /* - */) {
+      // consume the whole number token: -?digits(.digits)?([eE][+-]?digits)?
       let j = i + (c === 45 ? 1 : 0);
-      while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
-      const next = text.charCodeAt(j);
-      const isInteger = !(next === 46 /* . */ || next === 101 /* e */ || next === 69 /* E */);
-      const digits = j - i - (c === 45 ? 1 : 0);
-      if (isInteger && digits >= 16) {
+      const digitsStart = j;
+      while (j < text.length && isDigit(text.charCodeAt(j))) j++;
+      const digits = j - digitsStart;
+      let integer = true;
+      if (text.charCodeAt(j) === 46 /* . */) {
+        integer = false;
+        j++;
+        while (j < text.length && isDigit(text.charCodeAt(j))) j++;
+      }
+      const e = text.charCodeAt(j);
+      if (e === 101 || e === 69 /* e E */) {
+        integer = false;
+        j++;
+        if (text.charCodeAt(j) === 43 || text.charCodeAt(j) === 45) j++;
+        while (j < text.length && isDigit(text.charCodeAt(j))) j++;
+      }
+      if (integer && digits >= 16) {
         out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
         last = j;
       }

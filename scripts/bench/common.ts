@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import mysql from 'mysql2/promise';
+import { createDb, migrateLatest, type Db } from '../../db/knex.ts';
+import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { bootstrap } from '../../server/bootstrap.ts';
+
+export interface BenchTarget {
+  name: 'sqlite' | 'mysql';
+  db: Db;
+  port: number;
+  token: string;
+  base: string;
+  close(): Promise<void>;
+}
+
+/** A fresh database (SQLite in a temp dir, or a new database on the given MySQL server) and a server on it. */
+export async function startTarget(kind: 'sqlite' | 'mysql', mysqlUrl?: string): Promise<BenchTarget> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-bench-'));
+  let url: string | undefined;
+  let dropDb = async () => {};
+  if (kind === 'mysql') {
+    const u = new URL(mysqlUrl!);
+    const name = `mltrack_bench_${crypto.randomBytes(3).toString('hex')}`;
+    const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+    const c = await mysql.createConnection(conn);
+    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+    await c.end();
+    u.pathname = `/${name}`;
+    url = u.toString();
+    dropDb = async () => {
+      const c2 = await mysql.createConnection(conn);
+      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c2.end();
+    };
+  }
+  const db = createDb(url, dataDir);
+  await migrateLatest(db);
+  const boot = await bootstrap(db, 'bench-token');
+  const app = createApp({ db, config: loadConfig({ DATA_DIR: dataDir }) });
+  const server = await new Promise<http.Server>((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    name: kind,
+    db,
+    port,
+    token: boot.token!,
+    base: `/api/v4/projects/1/ml/mlflow/api/2.0/mlflow`,
+    async close() {
+      await new Promise((r) => server.close(r));
+      await db.destroy();
+      await dropDb();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** One JSON request over a keep-alive connection; throws on a non-200 answer. */
+export function call(t: BenchTarget, method: string, p: string, body?: unknown): Promise<any> {
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1', port: t.port, method, path: t.base + p, agent,
+        headers: { authorization: `Bearer ${t.token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) reject(new Error(`${method} ${p} → ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve(text ? JSON.parse(text) : {});
+        });
+      },
+    );
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+export const now = () => performance.now();
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
