@@ -4,7 +4,8 @@
  * parsing (the int64 schemas accept digit strings); BigInt values in an answer are emitted as bare digits.
  */
 
-const LONG_DIGITS = /\d{16}/;
+// 16+ digits not after a '.' or another digit: an integer part too long for a double (fractions don't count)
+const LONG_DIGITS = /(?<![.\d])\d{16}/;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /** Quotes every integer literal of 16 or more digits outside strings, so JSON.parse keeps all its digits. */

@@ -1,0 +1,196 @@
+/**
+ * runs/search in SQL: filter, MLflow's ordering and keyset pagination in one SELECT.
+ *
+ * Ordering (MLflow's SQL store): for each order_by item, runs with a value first, then (metrics)
+ * NaN, then runs lacking the key — for ASC and DESC alike — then the value; then `start_time DESC`
+ * unless start_time was ordered already; then `run_uuid ASC`. Default: start_time DESC, run_uuid ASC.
+ * Each item becomes non-null sort terms (a has-value/NaN flag, COALESCE'd value), so the page
+ * token can carry the last row's terms and the next page starts strictly after them: a run
+ * created while a client pages never shifts the others (no OFFSET).
+ *
+ * A next_page_token is returned only when more rows exist (limit + 1 probe); MLflow's own SQL
+ * store returns one whenever the page is full, which can cost clients a final empty request.
+ *
+ * Filters follow MLflow: a run lacking the metric/param/tag never matches (also not for `!=`);
+ * metric comparisons use the latest value and never match NaN; attributes.run_name compares
+ * runs.name; dataset clauses match when any of the run's dataset inputs matches.
+ */
+import type { Knex } from 'knex';
+import { parseRunFilter, parseRunOrderBy, type RunAttribute, type RunClause, type RunOrderBy } from './parse.ts';
+import {
+  and,
+  decodePageToken,
+  dbl,
+  encodePageToken,
+  intOrDouble,
+  isMysqlDb,
+  joinFrags,
+  orderByKeys,
+  raw,
+  rowSortValues,
+  seekAfter,
+  selectRows,
+  selectSortKeys,
+  sortSignature,
+  sortStr,
+  sql,
+  strCmp,
+  strEq,
+  type Frag,
+  type SortTerm,
+} from './sql.ts';
+
+export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+
+export interface SearchRunsQuery {
+  /** Internal experiments.id values, already access-checked. */
+  experimentIds: number[];
+  filter?: string;
+  orderBy?: string[];
+  /** 1..50000, validated by the caller. */
+  maxResults: number;
+  pageToken?: string;
+  viewType: ViewType;
+}
+
+export interface SearchRunsResult {
+  /** Internal runs.id values, in page order. */
+  runIds: number[];
+  nextPageToken?: string;
+}
+
+const ATTRIBUTE_COLUMNS: Record<RunAttribute, string> = {
+  run_id: 'r.run_uuid',
+  run_name: 'r.name',
+  status: 'r.status',
+  user_id: 'r.user_id',
+  artifact_uri: 'r.artifact_uri',
+  start_time: 'r.start_time',
+  end_time: 'r.end_time',
+};
+
+const DATASET_CONTEXT_TAG = 'mlflow.data.context';
+
+export function lifecycleStages(viewType: ViewType): string[] {
+  switch (viewType) {
+    case 'ACTIVE_ONLY':
+      return ['active'];
+    case 'DELETED_ONLY':
+      return ['deleted'];
+    case 'ALL':
+      return ['active', 'deleted'];
+    default:
+      throw new Error(`unknown view type ${String(viewType)}`);
+  }
+}
+
+function filterFrag(mysql: boolean, c: RunClause): Frag {
+  switch (c.kind) {
+    case 'metric':
+      return sql`EXISTS (SELECT 1 FROM latest_metrics f WHERE f.run_id = r.id AND ${strEq(mysql, 'f.key', c.key)} AND f.is_nan = 0 AND f.value ${raw(c.op === '!=' ? '<>' : c.op)} ${dbl(mysql, c.value.value)})`;
+    case 'param':
+    case 'tag': {
+      const table = c.kind === 'param' ? 'params' : 'tags';
+      return sql`EXISTS (SELECT 1 FROM ${raw(table)} f WHERE f.run_id = r.id AND ${strEq(mysql, 'f.key', c.key)} AND ${strCmp(mysql, 'f.value', c.op, c.value)})`;
+    }
+    case 'attribute': {
+      const col = ATTRIBUTE_COLUMNS[c.key];
+      if (c.key === 'start_time' || c.key === 'end_time') {
+        // end_time IS NULL never matches, as in MLflow
+        return sql`${raw(col)} ${raw(c.op === '!=' ? '<>' : c.op)} ${intOrDouble(mysql, c.value as { text: string; value: number })}`;
+      }
+      return strCmp(mysql, col, c.op as Parameters<typeof strCmp>[2], c.value as string | string[]);
+    }
+    case 'dataset': {
+      if (c.key === 'context') {
+        return sql`EXISTS (SELECT 1 FROM input_tags f WHERE f.run_id = r.id AND ${strEq(mysql, 'f.key', DATASET_CONTEXT_TAG)} AND ${strCmp(mysql, 'f.value', c.op, c.value)})`;
+      }
+      return sql`EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.id = ri.dataset_id WHERE ri.run_id = r.id AND ${strCmp(mysql, `d.${c.key}`, c.op, c.value)})`;
+    }
+  }
+}
+
+interface Plan {
+  joins: Frag[];
+  terms: SortTerm[];
+}
+
+function orderPlan(mysql: boolean, orderBy: RunOrderBy[]): Plan {
+  const joins: Frag[] = [];
+  const terms: SortTerm[] = [];
+  let startTimeOrdered = false;
+  let unique = false;
+  orderBy.forEach((o, i) => {
+    if (unique) return; // everything after run_id is already decided
+    const desc = !o.ascending;
+    if (o.kind === 'attribute') {
+      const col = ATTRIBUTE_COLUMNS[o.key];
+      switch (o.key) {
+        case 'start_time':
+          startTimeOrdered = true;
+          terms.push({ expr: raw(col), type: 'int', desc });
+          break;
+        case 'end_time':
+          terms.push({ expr: raw(`CASE WHEN ${col} IS NULL THEN 1 ELSE 0 END`), type: 'flag', desc: false });
+          terms.push({ expr: raw(`COALESCE(${col}, 0)`), type: 'int', desc });
+          break;
+        case 'run_id':
+          unique = true;
+          terms.push({ expr: raw(col), type: 'str', desc });
+          break;
+        default:
+          terms.push({ expr: raw(sortStr(mysql, col)), type: 'str', desc });
+      }
+      return;
+    }
+    const alias = `o${i}`;
+    const table = o.kind === 'metric' ? 'latest_metrics' : o.kind === 'param' ? 'params' : 'tags';
+    joins.push(sql`LEFT JOIN ${raw(table)} ${raw(alias)} ON ${raw(alias)}.run_id = r.id AND ${strEq(mysql, `${alias}.key`, o.key)}`);
+    if (o.kind === 'metric') {
+      // 0 = has a value, 1 = NaN, 2 = missing; NaN rows store value 0 but do not rely on it
+      terms.push({ expr: raw(`CASE WHEN ${alias}.run_id IS NULL THEN 2 WHEN ${alias}.is_nan <> 0 THEN 1 ELSE 0 END`), type: 'flag', desc: false });
+      terms.push({ expr: raw(`CASE WHEN ${alias}.is_nan = 0 THEN ${alias}.value ELSE 0 END`), type: 'num', desc });
+    } else {
+      terms.push({ expr: raw(`CASE WHEN ${alias}.run_id IS NULL THEN 1 ELSE 0 END`), type: 'flag', desc: false });
+      terms.push({ expr: raw(`COALESCE(${sortStr(mysql, `${alias}.value`)}, '')`), type: 'str', desc });
+    }
+  });
+  if (!unique) {
+    if (!startTimeOrdered) terms.push({ expr: raw('r.start_time'), type: 'int', desc: true });
+    terms.push({ expr: raw('r.run_uuid'), type: 'str', desc: false });
+  }
+  return { joins, terms };
+}
+
+export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRunsResult> {
+  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > 50000) {
+    throw new Error(`searchRuns: maxResults must be 1..50000 (validated by the caller), got ${q.maxResults}`);
+  }
+  const mysql = isMysqlDb(db);
+  // Parse everything (and validate the token) before deciding there is nothing to search.
+  const clauses = parseRunFilter(q.filter);
+  const orderBy = parseRunOrderBy(q.orderBy);
+  const { joins, terms } = orderPlan(mysql, orderBy);
+  const signature = sortSignature(['runs', orderBy.map((o) => [o.kind, o.key, o.ascending])]);
+  const after = q.pageToken ? decodePageToken(q.pageToken, 'runs', signature, terms) : null;
+  const stages = lifecycleStages(q.viewType);
+  const experimentIds = [...new Set(q.experimentIds)];
+  if (experimentIds.length === 0) return { runIds: [] };
+  for (const id of experimentIds) if (!Number.isSafeInteger(id)) throw new Error(`searchRuns: bad experiment id ${id}`);
+
+  const where: Frag[] = [
+    raw(`r.experiment_id IN (${experimentIds.join(', ')})`),
+    sql`r.lifecycle_stage IN (${joinFrags(stages.map((s) => sql`${s}`), ', ')})`,
+    ...clauses.map((c) => filterFrag(mysql, c)),
+  ];
+  if (after) where.push(seekAfter(mysql, terms, after));
+
+  const query = sql`SELECT r.id AS id, ${selectSortKeys(terms)} FROM runs r ${joinFrags(joins, ' ')} WHERE ${and(where)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(q.maxResults + 1))}`;
+  const rows = await selectRows<Record<string, unknown>>(db, query);
+  const page = rows.slice(0, q.maxResults);
+  const result: SearchRunsResult = { runIds: page.map((row) => Number(row.id)) };
+  if (rows.length > q.maxResults) {
+    result.nextPageToken = encodePageToken('runs', signature, rowSortValues(terms, page[page.length - 1]!));
+  }
+  return result;
+}

@@ -1,0 +1,94 @@
+import crypto from 'node:crypto';
+import { call, fmt, median, now, type BenchTarget } from './common.ts';
+import { chunk, INSERT_CHUNK } from '../../db/tx.ts';
+
+const RUNS = Number(process.env.BENCH_SEARCH_RUNS ?? 25_000);
+
+/**
+ * runs/search on one experiment of 25,000 runs (10 params, 10 tags, 10 metrics each): pages of 1000 with a
+ * metric-plus-param filter and order_by a metric, through HTTP; baseline in the same run: the plain indexed
+ * SELECT of 1000 run rows of the experiment (no filter, default order).
+ */
+export async function benchSearch(t: BenchTarget): Promise<void> {
+  const { experiment_id } = await call(t, 'POST', '/experiments/create', { name: `search-bench-${Date.now()}` });
+  const exp = await t.db('experiments').where({ project_id: 1, experiment_id: Number(experiment_id) }).first('id', 'artifact_location');
+  const t0 = now();
+  const base = Date.now() - RUNS * 1000;
+  for (const ids of chunk(Array.from({ length: RUNS }, (_, i) => i), 1000)) {
+    const runs = ids.map((i) => {
+      const uuid = crypto.randomBytes(16).toString('hex');
+      return {
+        run_uuid: uuid, project_id: 1, experiment_id: exp.id, name: `run-${i}`, user_id: 'bench', status: 'FINISHED',
+        start_time: base + i * 1000, end_time: base + i * 1000 + 500, lifecycle_stage: 'active',
+        artifact_uri: `${exp.artifact_location}/${uuid}/artifacts`,
+      };
+    });
+    await t.db.transaction(async (trx) => {
+      for (const part of chunk(runs, INSERT_CHUNK)) await trx('runs').insert(part);
+      const rows = await trx('runs').whereIn('run_uuid', runs.map((r) => r.run_uuid)).select('id', 'name');
+      const params: object[] = [];
+      const tags: object[] = [];
+      const latest: object[] = [];
+      for (const r of rows) {
+        const i = Number(String(r.name).slice(4));
+        for (let k = 0; k < 10; k++) {
+          params.push({ run_id: r.id, key: `p${k}`, value: `v${(i * 7 + k) % 100}` });
+          tags.push({ run_id: r.id, key: `t${k}`, value: `tag-${(i + k) % 50}` });
+          latest.push({ run_id: r.id, key: `m${k}`, value: Math.sin(i * 13 + k), timestamp: base + i, step: 10, is_nan: false });
+        }
+      }
+      for (const part of chunk(params, INSERT_CHUNK)) await trx('params').insert(part);
+      for (const part of chunk(tags, INSERT_CHUNK)) await trx('tags').insert(part);
+      for (const part of chunk(latest, INSERT_CHUNK)) await trx('latest_metrics').insert(part);
+      for (const part of chunk(latest, INSERT_CHUNK)) await trx('metrics').insert(part);
+    });
+  }
+  console.log(`[${t.name}] search fixture: ${fmt(RUNS)} runs × (10 params, 10 tags, 10 metrics) in ${fmt((now() - t0) / 1000, 1)} s`);
+
+  // Broad filter (matches every run, so paging covers all 25,000) and a selective one.
+  const broad = { experiment_ids: [experiment_id], filter: "metrics.m1 >= -2 AND params.p1 LIKE 'v%'", order_by: ['metrics.m2 DESC'], max_results: 1000 };
+  const selective = { experiment_ids: [experiment_id], filter: "metrics.m1 > 0.5 AND params.p1 = 'v8'", order_by: ['metrics.m2 DESC'], max_results: 1000 };
+
+  const firstPage: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const s = now();
+    const r = await call(t, 'POST', '/runs/search', broad);
+    firstPage.push(now() - s);
+    if (r.runs.length !== 1000) throw new Error(`expected 1000 runs, got ${r.runs.length}`);
+  }
+  const sel: number[] = [];
+  let selCount = 0;
+  for (let i = 0; i < 7; i++) {
+    const s = now();
+    const r = await call(t, 'POST', '/runs/search', selective);
+    sel.push(now() - s);
+    selCount = r.runs?.length ?? 0;
+  }
+  const s = now();
+  const seen = new Set<string>();
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const r = await call(t, 'POST', '/runs/search', { ...broad, ...(token ? { page_token: token } : {}) });
+    for (const run of r.runs ?? []) seen.add(run.info.run_id);
+    token = r.next_page_token;
+    pages++;
+  } while (token);
+  const all = now() - s;
+  if (seen.size !== RUNS) throw new Error(`paging saw ${seen.size} runs, expected ${RUNS}`);
+
+  const rawTimes: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const s2 = now();
+    await t.db('runs').where({ experiment_id: exp.id, lifecycle_stage: 'active' }).orderBy([{ column: 'start_time', order: 'desc' }, 'run_uuid']).limit(1000).select('*');
+    rawTimes.push(now() - s2);
+  }
+  const page = median(firstPage);
+  const raw = median(rawTimes);
+  console.log(
+    `[${t.name}] runs/search page of 1000 (metric+param filter, order by metric): median ${fmt(page, 1)} ms | ` +
+      `selective filter (${selCount} runs): median ${fmt(median(sel), 1)} ms | ` +
+      `all ${fmt(RUNS)} runs in ${pages} pages: ${fmt(all / 1000, 2)} s`,
+  );
+  console.log(`[${t.name}] baseline: plain SELECT of 1000 run rows: median ${fmt(raw, 1)} ms | search page / baseline = ${fmt(page / raw, 1)}×`);
+}
