@@ -136,16 +136,22 @@ export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<E
   });
 }
 
+/**
+ * experiments/update: renames an active experiment (MLflow refuses a deleted one with INVALID_STATE, which we
+ * answer with 400, not MLflow's 500, so the client does not retry it). Another experiment of the project holding the
+ * name, deleted or not, is a clash.
+ */
 export async function renameExperiment(db: Db, projectId: number, experimentId: string, newName: string): Promise<void> {
   try {
     await withTransaction(db, async (trx) => {
       const row = await requireExperiment(trx, projectId, experimentId);
       if (row.lifecycle_stage !== 'active') {
-        throw new MlflowError('INVALID_STATE', `Cannot rename a non-active experiment. The experiment ${experimentId} is ${row.lifecycle_stage}.`, 400);
+        throw new MlflowError('INVALID_STATE', 'Cannot rename a non-active experiment.', 400);
       }
-      if (row.name === newName) return;
-      const clash = await trx('experiments').where({ project_id: projectId, name: newName }).first('id');
-      if (clash) throw experimentExists(newName);
+      if (row.name !== newName) {
+        const clash = await trx('experiments').where({ project_id: projectId, name: newName }).first('id');
+        if (clash) throw experimentExists(newName);
+      }
       await trx('experiments').where({ id: row.id }).update({ name: newName, last_update_time: Date.now() });
     });
   } catch (err) {
@@ -154,43 +160,49 @@ export async function renameExperiment(db: Db, projectId: number, experimentId: 
   }
 }
 
-/** Soft delete or restore; the experiment's runs follow it, as in MLflow. */
+/**
+ * Soft delete or restore; the experiment's runs follow it, as in MLflow (`delete_experiment` marks every run deleted
+ * with a deleted_time, `restore_experiment` marks every run active again). As in MLflow's SQL store, deleting an
+ * experiment that is not active, or restoring one that is not deleted, is "No Experiment with id=… exists" (404).
+ * The name stays taken while the experiment is deleted. The Default experiment "0" cannot be deleted (MLflow's
+ * FileStore rule; clients fall back to it when no experiment is set).
+ */
 export async function setExperimentLifecycle(db: Db, projectId: number, experimentId: string, stage: 'active' | 'deleted'): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireExperiment(trx, projectId, experimentId);
+    if (row.lifecycle_stage === stage) throw notFound(`No Experiment with id=${experimentId} exists`);
     if (stage === 'deleted' && row.experiment_id === 0) {
-      throw invalidParam('Cannot delete the default experiment \'0\'. This is an internally reserved experiment.');
-    }
-    if (stage === 'active' && row.lifecycle_stage === 'active') {
-      throw invalidParam(`Cannot restore an active experiment. The experiment ${experimentId} is active.`);
-    }
-    if (stage === 'deleted' && row.lifecycle_stage === 'deleted') {
-      throw invalidParam(`The experiment ${experimentId} must be in the 'active' state. Current state is deleted.`);
+      throw invalidParam("Cannot delete the default experiment '0'. This is an internally reserved experiment.");
     }
     const now = Date.now();
-    await trx('experiments')
-      .where({ id: row.id })
-      .update({ lifecycle_stage: stage, last_update_time: now, deleted_time: stage === 'deleted' ? now : null });
+    await trx('experiments').where({ id: row.id }).update({ lifecycle_stage: stage, last_update_time: now, deleted_time: stage === 'deleted' ? now : null });
     await trx('runs')
       .where({ experiment_id: row.id })
-      .whereNot('lifecycle_stage', stage)
       .update({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? now : null });
   });
 }
 
+/** set-experiment-tag: the experiment must exist (404) and be active (400); upsert. MLflow leaves last_update_time. */
 export async function setExperimentTag(db: Db, projectId: number, experimentId: string, key: string, value: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireActiveExperiment(trx, projectId, experimentId);
     await trx('experiment_tags').insert({ experiment_id: row.id, key, value }).onConflict(['experiment_id', 'key']).merge(['value']);
-    await trx('experiments').where({ id: row.id }).update({ last_update_time: Date.now() });
   });
 }
 
+/** delete-experiment-tag: exists (404) → active (400) → the tag exists (404). */
 export async function deleteExperimentTag(db: Db, projectId: number, experimentId: string, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireActiveExperiment(trx, projectId, experimentId);
     const n = await trx('experiment_tags').where({ experiment_id: row.id, key }).del();
     if (!n) throw notFound(`No tag with name: ${key} in experiment with id ${experimentId}`);
-    await trx('experiments').where({ id: row.id }).update({ last_update_time: Date.now() });
   });
+}
+
+/** Internal ids of the project's experiments among the given MLflow experiment ids; others are left out. */
+export async function experimentInternalIds(db: Db, projectId: number, experimentIds: string[]): Promise<number[]> {
+  const iids = [...new Set(experimentIds.filter((id) => /^\d{1,9}$/.test(id)).map(Number))];
+  if (!iids.length) return [];
+  const rows = await db('experiments').where('project_id', projectId).whereIn('experiment_id', iids).select('id');
+  return rows.map((r: { id: number }) => r.id);
 }

@@ -242,7 +242,9 @@ export async function logBatch(
       if (batch.tags.length) {
         const tags = new Map<string, string>();
         for (const t of batch.tags) tags.set(t.key, t.value); // last write wins within a request
-        await upsertTags(trx, runId, [...tags].map(([key, value]) => ({ key, value })));
+        // MLflow sets mlflow.runName through update_run_info, which ignores an empty name: nothing changes
+        if (tags.get(RUN_NAME_TAG) === '') tags.delete(RUN_NAME_TAG);
+        if (tags.size) await upsertTags(trx, runId, [...tags].map(([key, value]) => ({ key, value })));
         const name = tags.get(RUN_NAME_TAG);
         if (name !== undefined) await trx('runs').where({ id: runId }).update({ name });
       }
@@ -387,4 +389,168 @@ export function runInfo(run: RunRow): RunInfoOut {
   };
   if (run.end_time != null) info.end_time = run.end_time;
   return info;
+}
+
+/**
+ * runs/set-tag: upsert; `mlflow.runName` also renames the run. As in MLflow (where that tag goes through
+ * update_run_info), an empty run name changes nothing.
+ */
+export async function setTag(db: Db, projectId: number, runUuid: string, key: string, value: string): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const run = await requireActiveRun(trx, projectId, runUuid);
+    if (key === RUN_NAME_TAG) {
+      if (value === '') return;
+      await trx('runs').where({ id: run.id }).update({ name: value });
+    }
+    await upsertTags(trx, run.id, [{ key, value }]);
+  });
+}
+
+export interface DatasetIn {
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+export interface DatasetInputIn {
+  dataset: DatasetIn;
+  tags: { key: string; value: string }[];
+}
+
+/**
+ * runs/log-inputs, MLflow's `_log_inputs_impl`: inputs repeating a (name, digest) are dropped (the first is kept);
+ * a dataset is shared by the runs of its experiment, found by (experiment, name, digest) and never rewritten;
+ * a dataset already linked to the run is skipped with its tags (they are written with the link only).
+ * One transaction; a race on a new dataset or link (duplicate key) runs it again, now seeing the other's rows.
+ */
+export async function logInputs(db: Db, projectId: number, runUuid: string, inputs: DatasetInputIn[]): Promise<void> {
+  const unique = new Map<string, DatasetInputIn>();
+  for (const i of inputs) {
+    const k = `${i.dataset.name}\u0000${i.dataset.digest}`;
+    if (!unique.has(k)) unique.set(k, i);
+  }
+  const attempt = () =>
+    withTransaction(db, async (trx) => {
+      const run = await requireActiveRun(trx, projectId, runUuid);
+      for (const { dataset: d, tags } of unique.values()) {
+        const found = await trx('datasets').where({ experiment_id: run.experiment_id, name: d.name, digest: d.digest }).first('id');
+        let datasetId: number;
+        if (found) datasetId = Number(found.id);
+        else {
+          const [id] = await trx('datasets').insert({
+            experiment_id: run.experiment_id,
+            name: d.name,
+            digest: d.digest,
+            source_type: d.source_type,
+            source: d.source,
+            schema: d.schema ?? null,
+            profile: d.profile ?? null,
+          });
+          datasetId = Number(id);
+        }
+        const linked = await trx('run_inputs').where({ run_id: run.id, dataset_id: datasetId }).first('run_id');
+        if (linked) continue;
+        await trx('run_inputs').insert({ run_id: run.id, dataset_id: datasetId });
+        const byKey = new Map<string, string>();
+        for (const t of tags) byKey.set(t.key, t.value); // one value per key: the last
+        for (const part of chunk([...byKey], INSERT_CHUNK)) {
+          if (!part.length) continue;
+          await trx('input_tags')
+            .insert(part.map(([key, value]) => ({ run_id: run.id, dataset_id: datasetId, key, value })))
+            .onConflict(['run_id', 'dataset_id', 'key'])
+            .merge(['value']);
+        }
+      }
+    });
+  try {
+    await attempt();
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    await attempt();
+  }
+}
+
+export const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
+/** The tags.value column is TEXT: 65,535 bytes on MySQL. */
+const TAG_COLUMN_BYTES = 65535;
+
+/**
+ * runs/log-model, MLflow's `record_logged_model`: appends the model's summary to the JSON list in the run tag
+ * `mlflow.log-model.history`, written as Python's json.dumps writes it. The run row is locked on MySQL so two
+ * concurrent calls cannot drop one another's entry.
+ */
+export async function appendLoggedModel(db: Db, projectId: number, runUuid: string, entry: Record<string, unknown>): Promise<void> {
+  const mysql = isMysql(db);
+  await withTransaction(db, async (trx) => {
+    const run = await requireActiveRun(trx, projectId, runUuid);
+    if (mysql) await trx('runs').where({ id: run.id }).forUpdate().first('id');
+    const prev = await trx('tags').where({ run_id: run.id, key: LOG_MODEL_HISTORY_TAG }).first('value');
+    let history: unknown[] = [];
+    if (prev) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(prev.value);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed)) {
+        throw invalidParam(`The tag '${LOG_MODEL_HISTORY_TAG}' of run ${runUuid} does not hold a JSON list; cannot record the model.`);
+      }
+      history = parsed;
+    }
+    history.push(entry);
+    const value = pyJsonDumps(history);
+    if (Buffer.byteLength(value, 'utf8') > TAG_COLUMN_BYTES) {
+      throw invalidParam(
+        `The tag '${LOG_MODEL_HISTORY_TAG}' of run ${runUuid} would exceed ${TAG_COLUMN_BYTES} bytes; cannot record more models in this run.`,
+      );
+    }
+    await upsertTags(trx, run.id, [{ key: LOG_MODEL_HISTORY_TAG, value }]);
+  });
+}
+
+/** Python's `json.dumps(v)`: separators ", " and ": ", non-ASCII escaped, floats as Python's repr. */
+export function pyJsonDumps(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (v === true) return 'true';
+  if (v === false) return 'false';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return pyNumber(v);
+  if (typeof v === 'string') return pyString(v);
+  if (Array.isArray(v)) return '[' + v.map(pyJsonDumps).join(', ') + ']';
+  if (typeof v === 'object') {
+    return '{' + Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyString(k)}: ${pyJsonDumps(x)}`).join(', ') + '}';
+  }
+  return 'null';
+}
+
+function pyString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x0c) out += '\\f';
+    else if (c < 0x20 || c > 0x7e) out += '\\u' + c.toString(16).padStart(4, '0');
+    else out += s.charAt(i);
+  }
+  return out + '"';
+}
+
+function pyNumber(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
+  // JSON cannot tell 1 from 1.0 once parsed: integral values are written as integers
+  if (Number.isInteger(x) && Math.abs(x) < 1e16) return String(x);
+  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  return String(x);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { searchExperimentsProcedure } from './search.ts';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { experimentOut, idString, keyValueIn } from './schemas.ts';
+import { empty, experimentOut, idString, keyValueIn } from './schemas.ts';
 import { missingParam } from './errors.ts';
 import { notFound } from '../server/errors.ts';
 import * as experiments from '../db/experiments.ts';
@@ -10,6 +11,8 @@ const MLFLOW = ['MLflow experiments'];
 const notFoundById = (id: string) => notFound(`No Experiment with id=${id} exists`);
 
 export const experimentsRouter = router({
+  search: searchExperimentsProcedure,
+
   create: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/experiments/create', tags: MLFLOW, summary: 'CreateExperiment' } })
     .input(
@@ -69,5 +72,63 @@ export const experimentsRouter = router({
       const rows = await experiments.listExperimentRows(ctx.db, ctx.project.id);
       return { experiments: await experiments.toExperimentsOut(ctx.db, rows) };
     }),
-});
 
+  /** UpdateExperiment: renames. A deleted experiment cannot be renamed; a name held by another experiment clashes. */
+  update: writeProcedure
+    .meta({ openapi: { method: 'POST', path: '/experiments/update', tags: MLFLOW, summary: 'UpdateExperiment' } })
+    .input(z.object({ experiment_id: idString.optional(), new_name: z.string().optional() }))
+    .output(empty)
+    .mutation(async ({ ctx, input }) => {
+      if (!input.experiment_id) throw missingParam('experiment_id');
+      if (!input.new_name) throw missingParam('new_name');
+      validateExperimentName(input.new_name);
+      await experiments.renameExperiment(ctx.db, ctx.project.id, input.experiment_id, input.new_name);
+      return {};
+    }),
+
+  /** DeleteExperiment: soft delete; the experiment's runs are marked deleted too, and its name stays taken. */
+  delete: writeProcedure
+    .meta({ openapi: { method: 'POST', path: '/experiments/delete', tags: MLFLOW, summary: 'DeleteExperiment' } })
+    .input(z.object({ experiment_id: idString.optional() }))
+    .output(empty)
+    .mutation(async ({ ctx, input }) => {
+      if (!input.experiment_id) throw missingParam('experiment_id');
+      await experiments.setExperimentLifecycle(ctx.db, ctx.project.id, input.experiment_id, 'deleted');
+      return {};
+    }),
+
+  /** RestoreExperiment: the experiment and all its runs become active again. */
+  restore: writeProcedure
+    .meta({ openapi: { method: 'POST', path: '/experiments/restore', tags: MLFLOW, summary: 'RestoreExperiment' } })
+    .input(z.object({ experiment_id: idString.optional() }))
+    .output(empty)
+    .mutation(async ({ ctx, input }) => {
+      if (!input.experiment_id) throw missingParam('experiment_id');
+      await experiments.setExperimentLifecycle(ctx.db, ctx.project.id, input.experiment_id, 'active');
+      return {};
+    }),
+
+  setExperimentTag: writeProcedure
+    .meta({ openapi: { method: 'POST', path: '/experiments/set-experiment-tag', tags: MLFLOW, summary: 'SetExperimentTag' } })
+    .input(z.object({ experiment_id: idString.optional(), key: z.string().optional(), value: z.string().optional() }))
+    .output(empty)
+    .mutation(async ({ ctx, input }) => {
+      if (!input.experiment_id) throw missingParam('experiment_id');
+      if (!input.key) throw missingParam('key');
+      const value = input.value ?? '';
+      validateExperimentTag(input.key, value);
+      await experiments.setExperimentTag(ctx.db, ctx.project.id, input.experiment_id, input.key, value);
+      return {};
+    }),
+
+  deleteExperimentTag: writeProcedure
+    .meta({ openapi: { method: 'POST', path: '/experiments/delete-experiment-tag', tags: MLFLOW, summary: 'DeleteExperimentTag' } })
+    .input(z.object({ experiment_id: idString.optional(), key: z.string().optional() }))
+    .output(empty)
+    .mutation(async ({ ctx, input }) => {
+      if (!input.experiment_id) throw missingParam('experiment_id');
+      if (!input.key) throw missingParam('key');
+      await experiments.deleteExperimentTag(ctx.db, ctx.project.id, input.experiment_id, input.key);
+      return {};
+    }),
+});

@@ -1,12 +1,18 @@
 import { createCallerFactory, router } from './trpc.ts';
 import { experimentsRouter } from './experiments.ts';
 import { runsRouter } from './runs.ts';
+import { metricsRouter } from './metrics.ts';
+import { artifactsRouter } from './artifacts.ts';
+import { loggedModelsRouter } from './logged-models.ts';
 import { adminRouter } from './admin.ts';
 
 /** Every operation of mltrack. MLflow operations carry `meta.openapi` (their REST path); admin ones are tRPC only. */
 export const appRouter = router({
   experiments: experimentsRouter,
   runs: runsRouter,
+  metrics: metricsRouter,
+  artifacts: artifactsRouter,
+  loggedModels: loggedModelsRouter,
   admin: adminRouter,
 });
 

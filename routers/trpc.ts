@@ -52,7 +52,9 @@ export const readProcedure = authedProcedure.use(({ ctx, next }) => {
 /** Write access: developer or above, and the `api` scope. */
 export const writeProcedure = authedProcedure.use(({ ctx, next }) => {
   const project = requireProject(ctx);
-  if (!ctx.scopes.includes('api')) throw new MlflowError('PERMISSION_DENIED', 'Writing needs a token with the api scope.');
+  if (!ctx.scopes.includes('api')) {
+    throw new MlflowError('PERMISSION_DENIED', 'This request needs a token with the api scope; read_api allows reading only.');
+  }
   if (project.accessLevel < ACCESS.developer && !ctx.user.isAdmin) {
     throw new MlflowError('PERMISSION_DENIED', 'Writing to this project needs the developer role or above.');
   }

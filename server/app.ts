@@ -8,6 +8,8 @@ import type { RequestContext } from './context.ts';
 import { authenticate } from './auth.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError } from './rest.ts';
+import { LocalArtifactStore } from './artifacts/local-store.ts';
+import { artifactsProxy } from './artifacts/routes.ts';
 import { MlflowError } from './errors.ts';
 import { toMlflowError } from './error-map.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -35,11 +37,12 @@ export function createApp({ db, config, log = defaultLog }: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const artifacts = new LocalArtifactStore(config.artifactsDir);
 
   app.use((req, res, next) => {
     const requestId = crypto.randomUUID();
     res.setHeader('X-Request-Id', requestId);
-    req.ctx = { db, config, requestId, method: req.method, user: null, scopes: [], project: null };
+    req.ctx = { db, config, artifacts, requestId, method: req.method, user: null, scopes: [], project: null };
     next();
   });
 
@@ -53,6 +56,7 @@ export function createApp({ db, config, log = defaultLog }: AppOptions) {
   });
 
   const facade = restFacade(appRouter, createCaller);
+  const proxy = artifactsProxy();
   const trpc = createExpressMiddleware({
     router: appRouter,
     createContext: ({ req }) => req.ctx,
@@ -66,6 +70,7 @@ export function createApp({ db, config, log = defaultLog }: AppOptions) {
   // Everything of one project: the MLflow REST facade (and the UI's ajax-api twin) and tRPC.
   const project = express.Router();
   project.use(['/ml/mlflow/api/2.0/mlflow', '/ml/mlflow/ajax-api/2.0/mlflow'], facade, endpointNotFound);
+  project.use(['/ml/mlflow/api/2.0/mlflow-artifacts', '/ml/mlflow/ajax-api/2.0/mlflow-artifacts'], proxy, endpointNotFound);
   project.use(endpointNotFound);
   const projectChain = [authenticate(), resolveProject((req) => req.params.id as string)];
   app.use('/api/v4/projects/:id/trpc', deferErrors(projectChain), trpc);
@@ -76,6 +81,7 @@ export function createApp({ db, config, log = defaultLog }: AppOptions) {
 
   // The root mount: the same API for one configured project, so MLFLOW_TRACKING_URI=http://host:port works.
   app.use(['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'], authenticate(), resolveProject(() => config.rootProject), facade, endpointNotFound);
+  app.use(['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts'], authenticate(), resolveProject(() => config.rootProject), proxy, endpointNotFound);
 
   app.use(endpointNotFound);
 

@@ -30,7 +30,6 @@ const REASONS = {
 
 /**
  * Token → user and scopes, on req.ctx. No valid token → 401 UNAUTHENTICATED.
- * `read_api` is enough for GET and HEAD only; any other method needs `api` (403 PERMISSION_DENIED).
  */
 export function authenticate() {
   return async (req: Request, _res: Response, next: NextFunction) => {
@@ -42,12 +41,10 @@ export function authenticate() {
       if (!check.ok) throw new MlflowError('UNAUTHENTICATED', REASONS[check.reason]);
       ctx.user = check.user;
       ctx.scopes = check.scopes;
-      const readOnly = req.method === 'GET' || req.method === 'HEAD';
-      if (!check.scopes.includes('api') && !(readOnly && check.scopes.includes('read_api'))) {
-        throw new MlflowError(
-          'PERMISSION_DENIED',
-          readOnly ? 'The token lacks the read_api or api scope.' : 'This request needs a token with the api scope; read_api allows GET and HEAD only.',
-        );
+      // Scopes are enforced per operation (routers/trpc.ts): `read_api` is enough for every read, including the
+      // searches MLflow clients send as POST; any write needs `api`.
+      if (!check.scopes.includes('api') && !check.scopes.includes('read_api')) {
+        throw new MlflowError('PERMISSION_DENIED', 'The token lacks the read_api or api scope.');
       }
       next();
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex.ts';
 import type { Config } from './config.ts';
+import type { ArtifactStore } from './artifacts/store.ts';
 
 /** GitLab's access levels. */
 export const ACCESS = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 } as const;
@@ -24,6 +25,8 @@ export interface ProjectAccess {
 export interface RequestContext {
   db: Db;
   config: Config;
+  /** Storage behind the mlflow-artifacts proxy and artifacts/list (created once per app). */
+  artifacts: ArtifactStore;
   requestId: string;
   /** HTTP method of the request: read_api tokens are good for GET and HEAD only. */
   method: string;

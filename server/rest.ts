@@ -118,13 +118,17 @@ export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: Request
   r.use(mlflowJsonBody());
   for (const route of restRoutes(appRouter)) {
     const segments = route.procedurePath.split('.');
-    r[route.method](route.path, async (req: Request, res: Response, next: NextFunction) => {
+    // OpenAPI path templates (`/logged-models/{model_id}`) become express parameters (`:model_id`).
+    const expressPath = route.path.replace(/\{(\w+)\}/g, ':$1');
+    r[route.method](expressPath, async (req: Request, res: Response, next: NextFunction) => {
       const hasQuery = Object.keys(req.query).some((k) => k !== 'private_token');
       const input =
         (route.method === 'get' || route.method === 'delete') && hasQuery
           ? inputFromQuery(req.query as Record<string, unknown>, route.arrayFields)
           : (req.body ?? {});
       delete (input as Record<string, unknown>).private_token;
+      // path parameters win over same-named query or body fields
+      for (const [k, v] of Object.entries(req.params ?? {})) (input as Record<string, unknown>)[k] = v;
       try {
         let fn = createCaller(req.ctx as RequestContext);
         for (const s of segments) fn = fn[s];

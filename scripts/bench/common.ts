@@ -46,6 +46,7 @@ export async function startTarget(kind: 'sqlite' | 'mysql', mysqlUrl?: string): 
   const server = await new Promise<http.Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
+  server.keepAliveTimeout = 10 * 60_000; // the client's keep-alive sockets outlive long fixture loads
   const port = (server.address() as AddressInfo).port;
   return {
     name: kind,

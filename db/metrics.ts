@@ -1,0 +1,190 @@
+import type { Db } from './knex.ts';
+import { int64Bind, int64Col, requireRun, wireValue } from './runs.ts';
+import { notFound } from '../server/errors.ts';
+import type { Int64, MetricOut } from '../routers/schemas.ts';
+
+/**
+ * Metric history reads. The `metrics` primary key (run_id, key, timestamp, step, value, is_nan) is the index for
+ * all of them: a run's history of one key comes out in (timestamp, step, value) order straight from it.
+ */
+
+export interface MetricWithRunId extends MetricOut {
+  run_id: string;
+}
+
+/** MLflow's `MAX_RESULTS_GET_METRIC_HISTORY`: the most points a run contributes to a bulk-interval answer. */
+export const MAX_POINTS_PER_RUN = 25000;
+
+const toMetric = (r: any): MetricOut => ({
+  key: r.key,
+  value: wireValue(r.value, r.is_nan),
+  timestamp: int64Col(r.timestamp),
+  step: int64Col(r.step),
+});
+
+/**
+ * metrics/get-history: one page of a run's history of `key`, ordered (timestamp, step, value) as MLflow's SQL store
+ * orders it. `maxResults` undefined means everything from `offset` on. `more` tells whether rows follow the page
+ * (limit + 1 probe). An unknown run, or one of another project, is 404.
+ */
+export async function getMetricHistory(
+  db: Db,
+  projectId: number,
+  runUuid: string,
+  key: string,
+  page: { offset: number; maxResults?: number },
+): Promise<{ metrics: MetricOut[]; more: boolean }> {
+  const run = await requireRun(db, projectId, runUuid);
+  const q = db('metrics')
+    .where({ run_id: run.id, key })
+    .orderBy([
+      { column: 'timestamp', order: 'asc' },
+      { column: 'step', order: 'asc' },
+      { column: 'value', order: 'asc' },
+      { column: 'is_nan', order: 'asc' },
+    ])
+    .select('key', 'value', 'timestamp', 'step', 'is_nan');
+  if (page.maxResults !== undefined) q.limit(page.maxResults + 1);
+  if (page.offset > 0) q.offset(page.offset);
+  const rows = await q;
+  const more = page.maxResults !== undefined && rows.length > page.maxResults;
+  if (more) rows.length = page.maxResults!;
+  return { metrics: rows.map(toMetric), more };
+}
+
+const cmpStep = (a: Int64, b: Int64) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Python's `bisect_left` / `bisect_right` on a sorted list of steps. */
+function bisect(steps: Int64[], x: Int64, right: boolean): number {
+  let lo = 0;
+  let hi = steps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = steps[mid]!;
+    if (right ? x < s : s < x) {
+      if (right) hi = mid;
+      else lo = mid + 1;
+    } else if (right) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The steps MLflow's `AbstractStore.get_metric_history_bulk_interval` samples: the distinct steps of all runs in
+ * [start, end] (start 0 and end the greatest step when neither is given); all of them when there are at most
+ * `maxResults`, else `maxResults` evenly spaced ones (index start + int(i * n / maxResults)) plus the last; and
+ * always each run's own smallest and greatest step when they fall in the range. Sorted ascending.
+ */
+export function sampleSteps(
+  allSteps: Int64[],
+  runMinMax: Int64[],
+  maxResults: number,
+  range: { start: Int64; end: Int64 },
+): Int64[] {
+  const { start, end } = range;
+  const startIdx = bisect(allSteps, start, false);
+  const endIdx = bisect(allSteps, end, true);
+  const sampled = new Set<Int64>();
+  if (endIdx - startIdx <= maxResults) {
+    for (let i = startIdx; i < endIdx; i++) sampled.add(allSteps[i]!);
+  } else {
+    const interval = (endIdx - startIdx) / maxResults;
+    for (let i = 0; i < maxResults; i++) {
+      const idx = startIdx + Math.trunc(i * interval);
+      if (idx < endIdx) sampled.add(allSteps[idx]!);
+    }
+    sampled.add(allSteps[endIdx - 1]!);
+  }
+  for (const s of runMinMax) if (start <= s && s <= end) sampled.add(s);
+  return [...sampled].sort(cmpStep);
+}
+
+/**
+ * metrics/get-history-bulk-interval: for each run (in the order asked, 404 for one not in the project), its points
+ * of `key` at the sampled steps, ordered (step, timestamp, value), at most MAX_POINTS_PER_RUN of them.
+ * Steps are read as DISTINCT values and per-run MIN/MAX rather than whole histories.
+ */
+export async function getMetricHistoryBulkInterval(
+  db: Db,
+  projectId: number,
+  runUuids: string[],
+  key: string,
+  opts: { maxResults: number; startStep?: Int64; endStep?: Int64 },
+): Promise<MetricWithRunId[]> {
+  const found = await db('runs').where('project_id', projectId).whereIn('run_uuid', [...new Set(runUuids)]).select('id', 'run_uuid');
+  const byUuid = new Map<string, number>((found as any[]).map((r) => [r.run_uuid, Number(r.id)]));
+  const missing = runUuids.find((u) => !byUuid.has(u));
+  if (missing !== undefined) throw notFound(`Run with id=${missing} not found`);
+  const ids = [...byUuid.values()];
+
+  const minMax = await db('metrics')
+    .whereIn('run_id', ids)
+    .andWhere('key', key)
+    .groupBy('run_id')
+    .select('run_id')
+    .min({ lo: 'step' })
+    .max({ hi: 'step' });
+  const runMinMax: Int64[] = [];
+  let greatest: Int64 | undefined;
+  for (const r of minMax as any[]) {
+    const lo = int64Col(r.lo);
+    const hi = int64Col(r.hi);
+    runMinMax.push(lo, hi);
+    if (greatest === undefined || hi > greatest) greatest = hi;
+  }
+
+  let start: Int64;
+  let end: Int64;
+  if (opts.startStep === undefined && opts.endStep === undefined) {
+    start = 0;
+    end = greatest ?? 0;
+  } else {
+    start = opts.startStep!;
+    end = opts.endStep!;
+  }
+
+  const distinct = await db('metrics')
+    .whereIn('run_id', ids)
+    .andWhere('key', key)
+    .andWhere('step', '>=', int64Bind(start))
+    .andWhere('step', '<=', int64Bind(end))
+    .distinct('step')
+    .orderBy('step', 'asc');
+  const allSteps = (distinct as any[]).map((r) => int64Col(r.step));
+  const steps = sampleSteps(allSteps, runMinMax, opts.maxResults, { start, end });
+  if (!steps.length) return [];
+
+  const rows: any[] = [];
+  // one IN list per statement stays below the bind limits: at most maxResults (2500) + 2 per run steps
+  const stepBinds = steps.map(int64Bind);
+  for (let i = 0; i < stepBinds.length; i += 5000) {
+    rows.push(
+      ...(await db('metrics')
+        .whereIn('run_id', ids)
+        .andWhere('key', key)
+        .whereIn('step', stepBinds.slice(i, i + 5000))
+        .select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan')),
+    );
+  }
+  const byRun = new Map<number, any[]>();
+  for (const r of rows) {
+    const id = Number(r.run_id);
+    let l = byRun.get(id);
+    if (!l) byRun.set(id, (l = []));
+    l.push(r);
+  }
+  const out: MetricWithRunId[] = [];
+  for (const uuid of runUuids) {
+    const points = (byRun.get(byUuid.get(uuid)!) ?? []).map(toMetric);
+    points.sort((a, b) => cmpStep(a.step, b.step) || cmpStep(a.timestamp, b.timestamp) || cmpValue(a.value, b.value));
+    for (const m of points.slice(0, MAX_POINTS_PER_RUN)) out.push({ ...m, run_id: uuid });
+  }
+  return out;
+}
+
+/** Stored-value order: NaN is stored as 0, ±Infinity as ±DOUBLE_MAX. */
+function cmpValue(a: MetricOut['value'], b: MetricOut['value']): number {
+  const n = (v: MetricOut['value']) => (v === 'NaN' ? 0 : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+  return n(a) - n(b);
+}
