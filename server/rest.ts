@@ -97,6 +97,20 @@ export function mlflowJsonBody() {
   };
 }
 
+/** JSON null means "not set" to MLflow's parser (protobuf ParseDict): drop null fields, in nested objects too. */
+function dropNulls(v: any): any {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (v[i] !== null && typeof v[i] === 'object') dropNulls(v[i]);
+    return v;
+  }
+  for (const k in v) {
+    const x = v[k];
+    if (x === null) delete v[k];
+    else if (typeof x === 'object') dropNulls(x);
+  }
+  return v;
+}
+
 export function bodyError(err: unknown): MlflowError {
   const e = err as { type?: string; status?: number };
   if (e?.type === 'entity.too.large') return new MlflowError('INVALID_PARAMETER_VALUE', `Request body too large: the limit is ${JSON_LIMIT}.`);
@@ -125,7 +139,7 @@ export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: Request
       const input =
         (route.method === 'get' || route.method === 'delete') && hasQuery
           ? inputFromQuery(req.query as Record<string, unknown>, route.arrayFields)
-          : (req.body ?? {});
+          : dropNulls(req.body ?? {});
       delete (input as Record<string, unknown>).private_token;
       // path parameters win over same-named query or body fields
       for (const [k, v] of Object.entries(req.params ?? {})) (input as Record<string, unknown>)[k] = v;

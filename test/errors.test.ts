@@ -120,6 +120,18 @@ describe.each(DB_KINDS)('HTTP envelope and errors (%s)', (kind) => {
       expect(m.text).toBe('{}');
     });
 
+    it('JSON null means unset, as in MLflow\'s parser: searches and logs accept null fields', async () => {
+      const search = await s.request.post(url('/runs/search')).set(auth).send({ experiment_ids: ['0'], filter: null, page_token: null, order_by: null });
+      expect(search.status, JSON.stringify(search.body)).toBe(200);
+      expect(search.body.runs.map((r: any) => r.info.run_id)).toContain(runId);
+      const p = await s.request.post(url('/runs/log-parameter')).set(auth).send({ run_id: runId, key: 'nullable', value: null });
+      expect(p.status).toBe(200);
+      const got = await s.request.get(url('/runs/get')).set(auth).query({ run_id: runId });
+      expect(got.body.run.data.params).toContainEqual({ key: 'nullable', value: '' });
+      const m = await s.request.post(url('/runs/log-metric')).set(auth).send({ run_id: runId, key: 'x', value: null, timestamp: 1 });
+      expectError(m, 400, 'INVALID_PARAMETER_VALUE', MISSING('value'));
+    });
+
     it('GET with repeated keys takes the first value of a single-valued field', async () => {
       await s.request.post(url('/experiments/create')).set(auth).send({ name: 'first of two' });
       const list = (await s.request.get(url('/experiments/list')).set(auth)).body.experiments;
