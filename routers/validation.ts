@@ -8,6 +8,7 @@
  * The happy path of the per-item checks allocates nothing: precompiled regexes and length comparisons only.
  */
 import { invalidParam } from '../server/errors.ts';
+import { pyJsonString } from '../server/pyjson.ts';
 
 export const LIMITS = {
   MAX_ENTITY_KEY_LENGTH: 250,
@@ -88,23 +89,6 @@ function pySlice(s: string, limit: number): string {
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
-/** Python `json.dumps(s)` (ensure_ascii=True): `"`, `\`, controls and all non-ASCII escaped, lowercase hex. */
-function pyJsonString(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x08) out += '\\b';
-    else if (c === 0x0c) out += '\\f';
-    else if (c < 0x20 || c > 0x7e) out += '\\u' + hex(c, 4);
-    else out += s.charAt(i);
-  }
-  return out + '"';
-}
 
 const NON_PRINTABLE = /[\p{C}\p{Z}]/u;
 

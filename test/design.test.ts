@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DB_KINDS } from './helpers/db.ts';
+import { startServer, type TestServer } from './helpers/server.ts';
+
+/** Properties of the design that are observable without timing: query counts and statement shapes, and settings. */
+describe.each(DB_KINDS)('design properties (%s)', (kind) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(kind, { MLTRACK_ROOT_PROJECT: 'group/project' });
+  });
+  afterAll(async () => s?.close());
+
+  const auth = () => ({ Authorization: `Bearer ${s.tokens.write}` });
+
+  /** SQL statements the server sends while `fn` runs. */
+  async function statements(fn: () => Promise<unknown>): Promise<string[]> {
+    const seen: string[] = [];
+    const listener = (q: { sql: string }) => seen.push(q.sql);
+    s.t.db.on('query', listener);
+    try {
+      await fn();
+    } finally {
+      s.t.db.removeListener('query', listener);
+    }
+    return seen;
+  }
+
+  it('runs/get runs a fixed number of queries however long the metric history is', async () => {
+    const create = async () => (await s.request.post(s.mlflow() + '/runs/create').set(auth()).send({ experiment_id: '0' })).body.run.info.run_id;
+    const short = await create();
+    const long = await create();
+    await s.request.post(s.mlflow() + '/runs/log-metric').set(auth()).send({ run_id: short, key: 'm', value: 1, timestamp: 1, step: 0 });
+    for (let b = 0; b < 5; b++) {
+      const metrics = Array.from({ length: 1000 }, (_, i) => ({ key: `m${i % 20}`, value: i, timestamp: b, step: b * 1000 + i }));
+      const res = await s.request.post(s.mlflow() + '/runs/log-batch').set(auth()).send({ run_id: long, metrics });
+      expect(res.status).toBe(200);
+    }
+    const get = (id: string) => statements(() => s.request.get(s.mlflow() + '/runs/get').set(auth()).query({ run_id: id }));
+    const a = await get(short);
+    const b = await get(long);
+    expect(b.length).toBe(a.length);
+    const got = await s.request.get(s.mlflow() + '/runs/get').set(auth()).query({ run_id: long });
+    expect(got.body.run.data.metrics).toHaveLength(20);
+    expect(got.body.run.data.metrics.find((m: { key: string }) => m.key === 'm0')).toEqual({ key: 'm0', value: 980, timestamp: 4, step: 4980 });
+  });
+
+  it("log-batch writes each table with multi-row inserts: a 1000-item batch is a handful of statements", async () => {
+    const runId = (await s.request.post(s.mlflow() + '/runs/create').set(auth()).send({ experiment_id: '0' })).body.run.info.run_id;
+    const metrics = Array.from({ length: 900 }, (_, i) => ({ key: `k${i % 10}`, value: i, timestamp: 1, step: i }));
+    const params = Array.from({ length: 100 }, (_, i) => ({ key: `p${i}`, value: 'v' }));
+    const sqls = await statements(async () => {
+      const res = await s.request.post(s.mlflow() + '/runs/log-batch').set(auth()).send({ run_id: runId, metrics, params });
+      expect(res.status).toBe(200);
+    });
+    const inserts = sqls.filter((q) => /^insert/i.test(q));
+    // metrics in ≤ 2 statements (500 rows each), latest_metrics 1, params 1
+    expect(inserts.filter((q) => /into [`"]metrics[`"]/i.test(q)).length).toBeLessThanOrEqual(2);
+    expect(inserts.filter((q) => /into [`"]params[`"]/i.test(q))).toHaveLength(1);
+    expect(sqls.length).toBeLessThan(15);
+    expect(Number((await s.t.db('metrics').count({ n: '*' }).first())!.n)).toBeGreaterThanOrEqual(900);
+  });
+
+  it('MLTRACK_ROOT_PROJECT may name the root project by path', async () => {
+    const created = await s.request.post('/api/2.0/mlflow/experiments/create').set(auth()).send({ name: 'via root mount' });
+    expect(created.status).toBe(200);
+    const byProject = await s.request.get(s.mlflow(s.project) + '/experiments/get-by-name').set(auth()).query({ experiment_name: 'via root mount' });
+    expect(byProject.body.experiment.experiment_id).toBe(created.body.experiment_id);
+  });
+});
