@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { createProject, setMember } from '../db/projects.ts';
-import { getUserByUsername } from '../db/users.ts';
-import { ACCESS } from '../server/context.ts';
 import { parseJson } from '../server/json.ts';
 
 /**
@@ -50,10 +47,7 @@ describe.each(DB_KINDS)('MLflow 3.x client request sequence (%s)', (kind) => {
 
   beforeAll(async () => {
     s = await startServer(kind);
-    const proj = await createProject(s.t.db, { path: 'client/sequence', ownerId: 1 });
-    const dev = await getUserByUsername(s.t.db, 'developer');
-    await setMember(s.t.db, proj.id, dev!.id, ACCESS.developer);
-    p = { id: proj.id, path: proj.path };
+    p = await s.developerProject('client/sequence');
   });
   afterAll(async () => s?.close());
 

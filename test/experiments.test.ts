@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { createProject, setMember } from '../db/projects.ts';
-import { getUserByUsername } from '../db/users.ts';
-import { ACCESS } from '../server/context.ts';
 
 /**
  * experiments/get, get-by-name, list and create over real HTTP (GitLab 15.6's experiment endpoints, MLflow's
@@ -24,13 +21,7 @@ describe.each(DB_KINDS)('experiments API (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  /** A new private project with the developer as a member, so experiment numbers start afresh. */
-  async function freshProject(): Promise<Project> {
-    const p = await createProject(s.t.db, { path: `exp/p${++seq}`, ownerId: 1 });
-    const dev = await getUserByUsername(s.t.db, 'developer');
-    await setMember(s.t.db, p.id, dev!.id, ACCESS.developer);
-    return { id: p.id, path: p.path };
-  }
+  const freshProject = (): Promise<Project> => s.developerProject(`exp/p${++seq}`);
 
   const post = (p: Project | string, path: string, body: unknown) =>
     s.request.post(s.mlflow(p) + path).set('Authorization', `Bearer ${s.tokens.write}`).send(body as object);

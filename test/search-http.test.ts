@@ -3,8 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { createMltrackClient } from '../client/index.ts';
-import { createProject, setMember } from '../db/projects.ts';
-import { ACCESS } from '../server/context.ts';
 
 /**
  * runs/search and experiments/search over real HTTP on every database: the filter grammar (each entity kind and
@@ -349,11 +347,7 @@ describe.each(DB_KINDS)('search over HTTP (%s)', (kind) => {
   }
 
   /** A project of its own (with the developer as a member), for searches that need a known set of experiments. */
-  async function ownProject(path: string): Promise<Project> {
-    const p = await createProject(s.t.db, { path, ownerId: 1 });
-    await setMember(s.t.db, p.id, devId, ACCESS.developer);
-    return { id: p.id, path: p.path };
-  }
+  const ownProject = (path: string): Promise<Project> => s.developerProject(path);
 
   beforeAll(async () => {
     s = await startServer(kind);

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { createProject, setMember } from '../db/projects.ts';
-import { getUserByUsername } from '../db/users.ts';
-import { ACCESS } from '../server/context.ts';
 
 /**
  * The lifecycle half of the tracking API over real HTTP: experiments/update, delete, restore, set/delete experiment
@@ -26,13 +23,7 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  /** A new private project with the developer as a member: experiment numbers start at 1 again. */
-  async function freshProject(): Promise<Project> {
-    const p = await createProject(s.t.db, { path: `life/p${++seq}`, ownerId: 1 });
-    const dev = await getUserByUsername(s.t.db, 'developer');
-    await setMember(s.t.db, p.id, dev!.id, ACCESS.developer);
-    return { id: p.id, path: p.path };
-  }
+  const freshProject = (): Promise<Project> => s.developerProject(`life/p${++seq}`);
 
   const post = (p: Project, path: string, body: unknown, token = s.tokens.write) =>
     s.request.post(s.mlflow(p) + path).set('Authorization', `Bearer ${token}`).send(body as object);

@@ -38,6 +38,8 @@ export interface TestServer {
   publicProject: { id: number; path: string };
   /** MLflow base path of a project: /api/v4/projects/<id>/ml/mlflow/api/2.0/mlflow */
   mlflow(project?: { id: number } | string): string;
+  /** A new private project (owned by the admin) with the developer as a member: experiment numbers start afresh. */
+  developerProject(path: string): Promise<{ id: number; path: string }>;
   close(): Promise<void>;
 }
 
@@ -90,6 +92,11 @@ export async function startServer(kind: DbKind, env: Record<string, string> = {}
     mlflow(p = project) {
       const id = typeof p === 'string' ? encodeURIComponent(p) : String(p.id);
       return `/api/v4/projects/${id}/ml/mlflow/api/2.0/mlflow`;
+    },
+    async developerProject(path: string) {
+      const p = await createProject(db, { path, ownerId: 1 });
+      await setMember(db, p.id, dev.id, ACCESS.developer);
+      return { id: p.id, path: p.path };
     },
     async close() {
       await new Promise((r) => server.close(r));
