@@ -100,18 +100,10 @@ const RUN_FILTER_ATTRIBUTES: Record<string, RunAttribute> = {
   Created: 'start_time',
   end_time: 'end_time',
 };
-/** Orderable run attribute keys: MLflow accepts `created`/`Created` here but not the run-name aliases. */
-const RUN_ORDER_ATTRIBUTES: Record<string, RunAttribute> = {
-  run_id: 'run_id',
-  run_name: 'run_name',
-  status: 'status',
-  user_id: 'user_id',
-  artifact_uri: 'artifact_uri',
-  start_time: 'start_time',
-  created: 'start_time',
-  Created: 'start_time',
-  end_time: 'end_time',
-};
+/** Orderable run attribute keys: MLflow accepts `created`/`Created` here but not the run-name aliases ("run name"). */
+const RUN_ORDER_ATTRIBUTES: Record<string, RunAttribute> = Object.fromEntries(
+  Object.entries(RUN_FILTER_ATTRIBUTES).filter(([alias]) => !alias.includes(' ')),
+);
 const RUN_NUMERIC_ATTRIBUTES = new Set<RunAttribute>(['start_time', 'end_time']);
 const DATASET_KEYS = new Set<string>(['name', 'digest', 'context']);
 
