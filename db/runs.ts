@@ -236,7 +236,7 @@ export async function logBatch(
         }
       }
 
-      if (batch.metrics.length) await insertMetrics(trx, runId, batch.metrics, mysql);
+      if (batch.metrics.length) await insertMetrics(trx, run, batch.metrics, mysql);
       for (const part of chunk(newParams, INSERT_CHUNK)) {
         await trx('params').insert(part.map((p) => ({ run_id: runId, key: p.key, value: p.value })));
       }
@@ -259,7 +259,8 @@ export async function logBatch(
   }
 }
 
-async function insertMetrics(trx: Trx, runId: number, metrics: MetricIn[], mysql: boolean) {
+async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: boolean) {
+  const runId = run.id;
   // History rows, deduplicated within the request; the primary key makes re-sends no-ops.
   const seen = new Set<string>();
   const rows: Record<string, unknown>[] = [];
@@ -294,7 +295,7 @@ async function insertMetrics(trx: Trx, runId: number, metrics: MetricIn[], mysql
   }
   if (!latest.size) return;
   const upserts = [...latest].map(([key, m]) => ({
-    run_id: runId, key, value: m.value, timestamp: int64Bind(m.timestamp), step: int64Bind(m.step), is_nan: m.is_nan,
+    run_id: runId, experiment_id: run.experiment_id, key, value: m.value, timestamp: int64Bind(m.timestamp), step: int64Bind(m.step), is_nan: m.is_nan,
   }));
   for (const part of chunk(upserts, INSERT_CHUNK)) {
     await trx('latest_metrics').insert(part).onConflict(['run_id', 'key']).merge(['value', 'timestamp', 'step', 'is_nan']);

@@ -144,6 +144,7 @@ class Fixture {
     const id = Number(rawId);
     const metrics = Object.entries(spec.metrics ?? {}).map(([key, v]) => ({
       run_id: id,
+      experiment_id: spec.exp,
       key,
       value: Number.isNaN(v) ? 0 : v === Infinity ? MAX : v === -Infinity ? -MAX : v,
       is_nan: Number.isNaN(v) ? 1 : 0,
@@ -762,7 +763,7 @@ for (const backend of backends) {
         const pr: object[] = [];
         const tg: object[] = [];
         ids.forEach((id, i) => {
-          for (const key of ['loss', 'acc', 'f1']) m.push({ run_id: id, key, value: ((i * 7919) % 1000) / 1000, is_nan: 0, timestamp: 1, step: 0 });
+          for (const key of ['loss', 'acc', 'f1']) m.push({ run_id: id, experiment_id: exp, key, value: ((i * 7919) % 1000) / 1000, is_nan: 0, timestamp: 1, step: 0 });
           for (const key of ['lr', 'opt', 'seed']) pr.push({ run_id: id, key, value: `${key}-${i % 37}` });
           for (const key of ['team', 'mlflow.runName']) tg.push({ run_id: id, key, value: `${key}-${i % 11}` });
         });

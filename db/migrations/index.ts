@@ -2,12 +2,14 @@ import type { Knex } from 'knex';
 import * as m001 from './001_init.ts';
 import * as m002 from './002_logged_models.ts';
 import * as m003 from './003_search_indexes.ts';
+import * as m004 from './004_latest_metrics_experiment.ts';
 
 /** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
 const migrations: Record<string, Knex.Migration> = {
   '001_init': m001,
   '002_logged_models': m002,
   '003_search_indexes': m003,
+  '004_latest_metrics_experiment': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -37,7 +37,9 @@ import {
   strCmp,
   strEq,
   type Frag,
+  int64Text,
   type SortTerm,
+  type SortValue,
 } from './sql.ts';
 
 export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
@@ -110,14 +112,41 @@ function filterFrag(mysql: boolean, c: RunClause): Frag {
   }
 }
 
+/**
+ * The "value band" of an ordering whose first key is an indexed value (a metric's latest value, or start_time):
+ * `terms[term]` is that value as the plain column `expr` of the page query; `flag` is the index of its has-value flag
+ * term, if any, which must be 0 (has a value) at the cursor; `inSegment` restricts rows to that segment; `source`
+ * is the single-table, index-ordered read of the same values for the searched experiments.
+ */
+interface Band {
+  term: number;
+  flag?: number;
+  expr: string;
+  inSegment?: string;
+  source: (experimentIds: string, stages: readonly string[]) => { table: string; column: string; where: Frag };
+}
+
 interface Plan {
   joins: Frag[];
   terms: SortTerm[];
+  band?: Band;
 }
+
+/** runs (experiment_id, lifecycle_stage, start_time) */
+const startTimeBand: Band = {
+  term: 0,
+  expr: 'r.start_time',
+  source: (ids, stages) => ({
+    table: 'runs b',
+    column: 'b.start_time',
+    where: sql`b.experiment_id IN (${raw(ids)}) AND b.lifecycle_stage IN (${joinFrags(stages.map((st) => sql`${st}`), ', ')})`,
+  }),
+};
 
 function orderPlan(mysql: boolean, orderBy: RunOrderBy[]): Plan {
   const joins: Frag[] = [];
   const terms: SortTerm[] = [];
+  let band: Band | undefined;
   let startTimeOrdered = false;
   let unique = false;
   orderBy.forEach((o, i) => {
@@ -128,6 +157,7 @@ function orderPlan(mysql: boolean, orderBy: RunOrderBy[]): Plan {
       switch (o.key) {
         case 'start_time':
           startTimeOrdered = true;
+          if (i === 0) band = startTimeBand;
           terms.push({ expr: raw(col), type: 'int', desc });
           break;
         case 'end_time':
@@ -147,6 +177,20 @@ function orderPlan(mysql: boolean, orderBy: RunOrderBy[]): Plan {
     const table = o.kind === 'metric' ? 'latest_metrics' : o.kind === 'param' ? 'params' : 'tags';
     joins.push(sql`LEFT JOIN ${raw(table)} ${raw(alias)} ON ${raw(alias)}.run_id = r.id AND ${strEq(mysql, `${alias}.key`, o.key)}`);
     if (o.kind === 'metric') {
+      if (i === 0) {
+        band = {
+          term: 1,
+          flag: 0,
+          expr: `${alias}.value`,
+          inSegment: `${alias}.is_nan = 0`,
+          // latest_metrics (experiment_id, key, value)
+          source: (ids) => ({
+            table: 'latest_metrics b',
+            column: 'b.value',
+            where: sql`b.experiment_id IN (${raw(ids)}) AND ${strEq(mysql, 'b.key', o.key)} AND b.is_nan = 0`,
+          }),
+        };
+      }
       // 0 = has a value, 1 = NaN, 2 = missing; NaN rows store value 0 but do not rely on it
       terms.push({ expr: raw(`CASE WHEN ${alias}.run_id IS NULL THEN 2 WHEN ${alias}.is_nan <> 0 THEN 1 ELSE 0 END`), type: 'flag', desc: false });
       terms.push({ expr: raw(`CASE WHEN ${alias}.is_nan = 0 THEN ${alias}.value ELSE 0 END`), type: 'num', desc });
@@ -156,10 +200,13 @@ function orderPlan(mysql: boolean, orderBy: RunOrderBy[]): Plan {
     }
   });
   if (!unique) {
-    if (!startTimeOrdered) terms.push({ expr: raw('r.start_time'), type: 'int', desc: true });
+    if (!startTimeOrdered) {
+      if (terms.length === 0) band = startTimeBand;
+      terms.push({ expr: raw('r.start_time'), type: 'int', desc: true });
+    }
     terms.push({ expr: raw('r.run_uuid'), type: 'str', desc: false });
   }
-  return { joins, terms };
+  return { joins, terms, band };
 }
 
 export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRunsResult> {
@@ -170,7 +217,8 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
   // Parse everything (and validate the token) before deciding there is nothing to search.
   const clauses = parseRunFilter(q.filter);
   const orderBy = parseRunOrderBy(q.orderBy);
-  const { joins, terms } = orderPlan(mysql, orderBy);
+  const plan = orderPlan(mysql, orderBy);
+  const { joins, terms } = plan;
   const signature = sortSignature(['runs', orderBy.map((o) => [o.kind, o.key, o.ascending])]);
   const after = q.pageToken ? decodePageToken(q.pageToken, 'runs', signature, terms) : null;
   const stages = lifecycleStages(q.viewType);
@@ -183,14 +231,66 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
     sql`r.lifecycle_stage IN (${joinFrags(stages.map((s) => sql`${s}`), ', ')})`,
     ...clauses.map((c) => filterFrag(mysql, c)),
   ];
-  if (after) where.push(seekAfter(mysql, terms, after));
-
-  const query = sql`SELECT r.id AS id, ${selectSortKeys(terms)} FROM runs r ${joinFrags(joins, ' ')} WHERE ${and(where)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(q.maxResults + 1))}`;
-  const rows = await selectRows<Record<string, unknown>>(db, query);
+  const limit = q.maxResults + 1;
+  const select = (conditions: Frag[]) =>
+    selectRows<Record<string, unknown>>(
+      db,
+      sql`SELECT r.id AS id, ${selectSortKeys(terms)} FROM runs r ${joinFrags(joins, ' ')} WHERE ${and(conditions)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(limit))}`,
+    );
+  let rows: Record<string, unknown>[] | undefined;
+  if (after) {
+    where.push(seekAfter(mysql, terms, after));
+    const band = plan.band;
+    if (band && (band.flag === undefined || after[band.flag] === 0)) {
+      const edge = await valueBand(db, mysql, plan, band, after, experimentIds, stages, 2 * limit);
+      if (edge) {
+        const banded = await select([...where, edge]);
+        // A full page inside the band is the exact answer: every row outside it sorts after all of these.
+        if (banded.length === limit) rows = banded;
+      }
+    }
+  }
+  rows ??= await select(where);
   const page = rows.slice(0, q.maxResults);
   const result: SearchRunsResult = { runIds: page.map((row) => Number(row.id)) };
   if (rows.length > q.maxResults) {
     result.nextPageToken = encodePageToken('runs', signature, rowSortValues(terms, page[page.length - 1]!));
   }
   return result;
+}
+
+/**
+ * After the first page, a page ordered by an indexed value (a metric's latest value, or start_time) need not sort
+ * every run of the experiment. The next `scan` values after the cursor are read straight from an index, in order,
+ * without the filters; the last of them, E, bounds a "value band" between the cursor and E (ties included). The
+ * caller runs the exact page query inside the band; when that returns a full page (+1), it is the exact answer,
+ * because every row outside the band sorts after all rows in it. Otherwise (a selective filter, or the page reaching
+ * the NaN/missing rows) the caller runs the unbounded query. Returns null when the index has no value to offer.
+ */
+async function valueBand(
+  db: Knex,
+  mysql: boolean,
+  plan: Plan,
+  band: Band,
+  after: readonly SortValue[],
+  experimentIds: readonly number[],
+  stages: readonly string[],
+  scan: number,
+): Promise<Frag | null> {
+  const term = plan.terms[band.term]!;
+  const literal = (v: SortValue): Frag => (term.type === 'num' ? dbl(mysql, Number(v)) : raw(int64Text(String(v))!));
+  const cursor = literal(after[band.term]!);
+  const ids = experimentIds.join(', ');
+  const dir = term.desc ? 'DESC' : 'ASC';
+  const from = term.desc ? '<=' : '>=';
+  const source = band.source(ids, stages);
+  const rows = await selectRows<{ v: unknown }>(
+    db,
+    sql`SELECT ${raw(source.column)} AS v FROM ${raw(source.table)} WHERE ${source.where} AND ${raw(source.column)} ${raw(from)} ${cursor} ORDER BY ${raw(source.column)} ${raw(dir)} LIMIT ${raw(String(scan))}`,
+  );
+  if (rows.length === 0) return null;
+  const edge = rows[rows.length - 1]!.v;
+  const edgeValue: SortValue = term.type === 'num' ? Number(edge) : typeof edge === 'bigint' ? edge.toString() : String(edge);
+  const bounded = sql`${raw(band.expr)} ${raw(term.desc ? '>=' : '<=')} ${literal(edgeValue)} AND ${raw(band.expr)} ${raw(from)} ${cursor}`;
+  return band.inSegment ? and([raw(band.inSegment), bounded]) : bounded;
 }
