@@ -315,9 +315,11 @@ export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]> {
   if (!ids.length) return [];
   const [runs, metrics, params, tags, inputs, inputTags] = await Promise.all([
     db('runs as r').join('experiments as e', 'e.id', 'r.experiment_id').whereIn('r.id', ids).select(RUN_COLUMNS),
-    db('latest_metrics').whereIn('run_id', ids).orderBy(['run_id', 'key']).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan'),
-    db('params').whereIn('run_id', ids).orderBy(['run_id', 'key']).select('run_id', 'key', 'value'),
-    db('tags').whereIn('run_id', ids).orderBy(['run_id', 'key']).select('run_id', 'key', 'value'),
+    // no ORDER BY: the database would sort every row of the page (~40% of the query on MariaDB); each run's few
+    // rows are sorted by key below instead
+    db('latest_metrics').whereIn('run_id', ids).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan'),
+    db('params').whereIn('run_id', ids).select('run_id', 'key', 'value'),
+    db('tags').whereIn('run_id', ids).select('run_id', 'key', 'value'),
     db('run_inputs as i')
       .join('datasets as d', 'd.id', 'i.dataset_id')
       .whereIn('i.run_id', ids)
@@ -334,6 +336,7 @@ export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]> {
     }
     return m;
   };
+  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   const mBy = group(metrics as any[]);
   const pBy = group(params as any[]);
   const tBy = group(tags as any[]);
@@ -347,7 +350,7 @@ export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]> {
     const data: RunOut['data'] = {};
     const ms = mBy.get(id);
     if (ms) {
-      data.metrics = ms.map((m: any) => ({
+      data.metrics = ms.sort(byKey).map((m: any) => ({
         key: m.key,
         value: wireValue(m.value, m.is_nan),
         timestamp: int64Col(m.timestamp),
@@ -355,9 +358,9 @@ export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]> {
       }));
     }
     const ps = pBy.get(id);
-    if (ps) data.params = ps.map((p: any) => ({ key: p.key, value: p.value }));
+    if (ps) data.params = ps.sort(byKey).map((p: any) => ({ key: p.key, value: p.value }));
     const ts = tBy.get(id);
-    if (ts) data.tags = ts.map((t: any) => ({ key: t.key, value: t.value }));
+    if (ts) data.tags = ts.sort(byKey).map((t: any) => ({ key: t.key, value: t.value }));
     const runInputs: RunOut['inputs'] = {};
     const ins = iBy.get(id);
     if (ins) {
