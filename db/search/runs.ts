@@ -238,16 +238,14 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
       sql`SELECT r.id AS id, ${selectSortKeys(terms)} FROM runs r ${joinFrags(joins, ' ')} WHERE ${and(conditions)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(limit))}`,
     );
   let rows: Record<string, unknown>[] | undefined;
-  if (after) {
-    where.push(seekAfter(mysql, terms, after));
-    const band = plan.band;
-    if (band && (band.flag === undefined || after[band.flag] === 0)) {
-      const edge = await valueBand(db, mysql, plan, band, after, experimentIds, stages, 2 * limit);
-      if (edge) {
-        const banded = await select([...where, edge]);
-        // A full page inside the band is the exact answer: every row outside it sorts after all of these.
-        if (banded.length === limit) rows = banded;
-      }
+  if (after) where.push(seekAfter(mysql, terms, after));
+  const band = plan.band;
+  if (band && (!after || band.flag === undefined || after[band.flag] === 0)) {
+    const edge = await valueBand(db, mysql, plan, band, after, experimentIds, stages, 2 * limit);
+    if (edge) {
+      const banded = await select([...where, edge]);
+      // A full page inside the band is the exact answer: every row outside it sorts after all of these.
+      if (banded.length === limit) rows = banded;
     }
   }
   rows ??= await select(where);
@@ -260,8 +258,8 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
 }
 
 /**
- * After the first page, a page ordered by an indexed value (a metric's latest value, or start_time) need not sort
- * every run of the experiment. The next `scan` values after the cursor are read straight from an index, in order,
+ * A page ordered by an indexed value (a metric's latest value, or start_time) need not sort every run of the
+ * experiment. The next `scan` values (after the cursor, if any) are read straight from an index, in order,
  * without the filters; the last of them, E, bounds a "value band" between the cursor and E (ties included). The
  * caller runs the exact page query inside the band; when that returns a full page (+1), it is the exact answer,
  * because every row outside the band sorts after all rows in it. Otherwise (a selective filter, or the page reaching
@@ -272,25 +270,27 @@ async function valueBand(
   mysql: boolean,
   plan: Plan,
   band: Band,
-  after: readonly SortValue[],
+  after: readonly SortValue[] | null,
   experimentIds: readonly number[],
   stages: readonly string[],
   scan: number,
 ): Promise<Frag | null> {
   const term = plan.terms[band.term]!;
   const literal = (v: SortValue): Frag => (term.type === 'num' ? dbl(mysql, Number(v)) : raw(int64Text(String(v))!));
-  const cursor = literal(after[band.term]!);
   const ids = experimentIds.join(', ');
-  const dir = term.desc ? 'DESC' : 'ASC';
   const from = term.desc ? '<=' : '>=';
   const source = band.source(ids, stages);
+  const sourceConditions = [source.where];
+  if (after) sourceConditions.push(sql`${raw(source.column)} ${raw(from)} ${literal(after[band.term]!)}`);
   const rows = await selectRows<{ v: unknown }>(
     db,
-    sql`SELECT ${raw(source.column)} AS v FROM ${raw(source.table)} WHERE ${source.where} AND ${raw(source.column)} ${raw(from)} ${cursor} ORDER BY ${raw(source.column)} ${raw(dir)} LIMIT ${raw(String(scan))}`,
+    sql`SELECT ${raw(source.column)} AS v FROM ${raw(source.table)} WHERE ${and(sourceConditions)} ORDER BY ${raw(source.column)} ${raw(term.desc ? 'DESC' : 'ASC')} LIMIT ${raw(String(scan))}`,
   );
   if (rows.length === 0) return null;
   const edge = rows[rows.length - 1]!.v;
   const edgeValue: SortValue = term.type === 'num' ? Number(edge) : typeof edge === 'bigint' ? edge.toString() : String(edge);
-  const bounded = sql`${raw(band.expr)} ${raw(term.desc ? '>=' : '<=')} ${literal(edgeValue)} AND ${raw(band.expr)} ${raw(from)} ${cursor}`;
-  return band.inSegment ? and([raw(band.inSegment), bounded]) : bounded;
+  const bounded = [sql`${raw(band.expr)} ${raw(term.desc ? '>=' : '<=')} ${literal(edgeValue)}`];
+  if (after) bounded.push(sql`${raw(band.expr)} ${raw(from)} ${literal(after[band.term]!)}`);
+  if (band.inSegment) bounded.unshift(raw(band.inSegment));
+  return and(bounded);
 }
