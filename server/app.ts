@@ -28,12 +28,14 @@ export interface AppOptions {
   db: Db;
   config: Config;
   log?: (msg: string, extra?: unknown) => void;
+  /** One line per request on stdout: method, path (never the query, which may hold a token), status, ms, user. */
+  accessLog?: boolean;
 }
 
 const endpointNotFound = (req: Request, _res: Response, next: NextFunction) =>
   next(new MlflowError('ENDPOINT_NOT_FOUND', `No API endpoint ${req.method} ${req.originalUrl.split('?')[0]}`));
 
-export function createApp({ db, config, log = defaultLog }: AppOptions) {
+export function createApp({ db, config, log = defaultLog, accessLog = false }: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -43,6 +45,14 @@ export function createApp({ db, config, log = defaultLog }: AppOptions) {
     const requestId = crypto.randomUUID();
     res.setHeader('X-Request-Id', requestId);
     req.ctx = { db, config, artifacts, requestId, method: req.method, user: null, scopes: [], project: null };
+    if (accessLog) {
+      const start = process.hrtime.bigint();
+      res.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        const path = req.originalUrl.split('?')[0];
+        console.log(`${new Date().toISOString()} ${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms user=${req.ctx.user?.username ?? '-'} id=${requestId}`);
+      });
+    }
     next();
   });
 

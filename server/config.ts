@@ -16,6 +16,8 @@ export interface Config {
   artifactsDir: string;
   /** Largest artifact upload accepted, in bytes. */
   maxArtifactBytes: number;
+  /** One line per request on stdout (MLTRACK_ACCESS_LOG=0 turns it off). */
+  accessLog: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -30,5 +32,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rootProject: env.MLTRACK_ROOT_PROJECT || '1',
     artifactsDir: path.resolve(env.ARTIFACTS_DIR || path.join(dataDir, 'artifacts')),
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES ? Number(env.MAX_ARTIFACT_BYTES) : 5 * 1024 * 1024 * 1024,
+    accessLog: !['0', 'false', 'off'].includes((env.MLTRACK_ACCESS_LOG ?? '1').toLowerCase()),
   };
 }

@@ -8,7 +8,7 @@ const config = loadConfig();
 const db = createDb(config.databaseUrl, config.dataDir);
 await migrateLatest(db);
 const boot = await bootstrap(db, config.initialToken);
-const app = createApp({ db, config });
+const app = createApp({ db, config, accessLog: config.accessLog });
 
 const server = app.listen(config.port, config.host, () => {
   const host = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
