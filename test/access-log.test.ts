@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import supertest from 'supertest';
+import { freshDb, type TestDb } from './helpers/db.ts';
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
+import { bootstrap } from '../server/bootstrap.ts';
+
+describe('access log', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await freshDb('sqlite');
+    await bootstrap(t.db, 'log-token');
+  });
+  afterAll(async () => t?.drop());
+
+  it('writes one line per request, without the query string (tokens may travel there)', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      const app = createApp({ db: t.db, config: loadConfig({ DATA_DIR: t.dataDir }), accessLog: true });
+      const res = await supertest(app)
+        .get('/api/v4/projects/1/ml/mlflow/api/2.0/mlflow/experiments/get')
+        .query({ experiment_id: '0', private_token: 'log-token' });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+ GET \/api\/v4\/projects\/1\/ml\/mlflow\/api\/2\.0\/mlflow\/experiments\/get 200 \d+\.\dms user=admin id=[0-9a-f-]{36}$/);
+    expect(lines[0]).not.toContain('log-token');
+  });
+
+  it('is off unless asked for', async () => {
+    const spy = vi.spyOn(console, 'log');
+    try {
+      await supertest(createApp({ db: t.db, config: loadConfig({ DATA_DIR: t.dataDir }) })).get('/health');
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(loadConfig({ MLTRACK_ACCESS_LOG: '0' }).accessLog).toBe(false);
+    expect(loadConfig({}).accessLog).toBe(true);
+  });
+});
