@@ -1,6 +1,6 @@
 import type { Db, Trx } from './knex.ts';
 import { alreadyExists, invalidParam, MlflowError, notFound } from '../server/errors.ts';
-import { isDuplicateKey, withTransaction } from './tx.ts';
+import { isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import type { ExperimentOut } from '../routers/schemas.ts';
 
 export interface ExperimentRow {
@@ -52,8 +52,7 @@ export async function createExperiment(
       const p = await trx('projects').where({ id: e.projectId }).first('last_experiment_iid');
       const iid = Number(p!.last_experiment_iid);
       const id = await insertExperiment(trx, { ...e, iid });
-      const tags = dedupeTags(e.tags);
-      if (tags.length) await trx('experiment_tags').insert(tags.map((t) => ({ experiment_id: id, key: t.key, value: t.value })));
+      await upsertKeyValues(trx, 'experiment_tags', { experiment_id: id }, lastValuePerKey(e.tags));
       return String(iid);
     });
   } catch (err) {
@@ -63,12 +62,6 @@ export async function createExperiment(
 }
 
 const experimentExists = (name: string) => alreadyExists(`Experiment(name=${name}) already exists.`);
-
-function dedupeTags(tags: { key: string; value: string }[]) {
-  const m = new Map<string, string>();
-  for (const t of tags) m.set(t.key, t.value);
-  return [...m].map(([key, value]) => ({ key, value }));
-}
 
 const toRow = (r: any): ExperimentRow => r as ExperimentRow;
 
@@ -186,7 +179,7 @@ export async function setExperimentLifecycle(db: Db, projectId: number, experime
 export async function setExperimentTag(db: Db, projectId: number, experimentId: string, key: string, value: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireActiveExperiment(trx, projectId, experimentId);
-    await trx('experiment_tags').insert({ experiment_id: row.id, key, value }).onConflict(['experiment_id', 'key']).merge(['value']);
+    await upsertKeyValues(trx, 'experiment_tags', { experiment_id: row.id }, [{ key, value }]);
   });
 }
 

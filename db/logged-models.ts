@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db, Trx } from './knex.ts';
 import { invalidParam, notFound } from '../server/errors.ts';
-import { withTransaction } from './tx.ts';
+import { chunk, INSERT_CHUNK, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
+import { isMysqlDb, strCmp, strEq } from './search/sql.ts';
 import { requireExperiment } from './experiments.ts';
 import { int64Bind, int64Col } from './runs.ts';
 import { generateRunName } from './run-names.ts';
@@ -21,6 +22,9 @@ export const WIRE_STATUS = {
   READY: 'LOGGED_MODEL_READY',
   FAILED: 'LOGGED_MODEL_UPLOAD_FAILED',
 } as const satisfies Record<LoggedModelStatus, string>;
+
+/** The stored status as its wire name, for LIKE filters on status. */
+const WIRE_STATUS_SQL = `CASE m.status ${Object.entries(WIRE_STATUS).map(([k, v]) => `WHEN '${k}' THEN '${v}'`).join(' ')} END`;
 
 export interface LoggedModelRow {
   id: number;
@@ -102,13 +106,6 @@ export async function requireLoggedModel(db: Db | Trx, projectId: number, modelI
 
 type KV = { key: string; value: string };
 
-/** Last value wins for repeated tag keys. */
-function dedupeTags(tags: KV[]): KV[] {
-  const m = new Map<string, string>();
-  for (const t of tags) m.set(t.key, t.value);
-  return [...m].map(([key, value]) => ({ key, value }));
-}
-
 const paramChanged = (modelId: string, key: string, old: string, value: string) =>
   invalidParam(
     `Changing param values is not allowed. Param with key='${key}' was already logged with value='${old}' ` +
@@ -130,8 +127,8 @@ async function insertParams(trx: Trx, row: { id: number; model_id: string }, par
     if (e.value !== v) throw paramChanged(row.model_id, e.key, e.value, v);
     wanted.delete(e.key);
   }
-  if (wanted.size) {
-    await trx('logged_model_params').insert([...wanted].map(([key, value]) => ({ model_id: row.id, key, value })));
+  for (const part of chunk([...wanted], INSERT_CHUNK)) {
+    await trx('logged_model_params').insert(part.map(([key, value]) => ({ model_id: row.id, key, value })));
   }
 }
 
@@ -170,8 +167,7 @@ export async function createLoggedModel(
       creator_id: m.creatorId,
     });
     const row = { id: Number(id), model_id: modelId };
-    const tags = dedupeTags(m.tags);
-    if (tags.length) await trx('logged_model_tags').insert(tags.map((t) => ({ model_id: row.id, key: t.key, value: t.value })));
+    await upsertKeyValues(trx, 'logged_model_tags', { model_id: row.id }, lastValuePerKey(m.tags));
     await insertParams(trx, row, m.params);
     return (await getLoggedModelRow(trx, m.projectId, modelId))!;
   });
@@ -203,9 +199,7 @@ export async function deleteLoggedModel(db: Db, projectId: number, modelId: stri
 export async function setLoggedModelTags(db: Db, projectId: number, modelId: string, tags: KV[]): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireLoggedModel(trx, projectId, modelId);
-    for (const t of dedupeTags(tags)) {
-      await trx('logged_model_tags').insert({ model_id: row.id, key: t.key, value: t.value }).onConflict(['model_id', 'key']).merge(['value']);
-    }
+    await upsertKeyValues(trx, 'logged_model_tags', { model_id: row.id }, lastValuePerKey(tags));
     await trx('logged_models').where('id', row.id).update({ last_updated_time: nextUpdateTime(row) });
   });
 }
@@ -321,11 +315,11 @@ function tokenize(s: string): Tok[] {
   return out;
 }
 
+/** As in run and experiment filters: a doubled quote stands for itself; backslashes stay (they escape LIKE). */
 function unquote(q: string): string {
   const body = q.slice(1, -1);
   if (q[0] === '`') return body;
-  if (q[0] === "'") return body.replace(/''/g, "'").replace(/\\(.)/g, '$1');
-  return body.replace(/\\(.)/g, '$1');
+  return q[0] === "'" ? body.replace(/''/g, "'") : body.replace(/""/g, '"');
 }
 
 /** Parses a logged-model filter (see the grammar above) into clauses; 400 for anything outside the subset. */
@@ -430,19 +424,26 @@ export async function searchLoggedModels(
     .andWhere('e.project_id', projectId)
     .whereIn('e.experiment_id', iids)
     .andWhere('m.lifecycle_stage', 'active');
+  // String comparisons are the run search's (db/search/sql.ts): exact (case, trailing spaces), LIKE with `\` escapes.
+  const mysql = isMysqlDb(db);
   for (const c of q.clauses) {
     if (c.kind === 'attr') {
-      const col = `m.${c.column}`;
-      if (c.op === 'ILIKE') query.whereRaw('LOWER(??) LIKE LOWER(?)', [col, c.value]);
-      else query.where(col, c.op === '!=' ? '<>' : c.op, c.value);
+      // LIKE on status sees the wire names (LOGGED_MODEL_READY …); = and != were normalised by the parser
+      const col = c.column === 'status' && (c.op === 'LIKE' || c.op === 'ILIKE') ? WIRE_STATUS_SQL : `m.${c.column}`;
+      const f = strCmp(mysql, col, c.op, c.value);
+      query.whereRaw(f.sql, f.bindings as Knex.RawBinding[]);
     } else if (c.kind === 'time') {
       query.where(`m.${c.column}`, c.op === '!=' ? '<>' : c.op, int64Bind(c.value));
     } else {
       const table = c.kind === 'tag' ? 'logged_model_tags' : 'logged_model_params';
+      const key = strEq(mysql, 'x.key', c.key);
+      const value = strCmp(mysql, 'x.value', c.op, c.value);
       query.whereExists(function (this: Knex.QueryBuilder) {
-        this.select(db.raw('1')).from(`${table} as x`).whereRaw('?? = ??', ['x.model_id', 'm.id']).andWhere('x.key', c.key);
-        if (c.op === 'ILIKE') this.whereRaw('LOWER(??) LIKE LOWER(?)', ['x.value', c.value]);
-        else this.andWhere('x.value', c.op === '!=' ? '<>' : c.op, c.value);
+        this.select(db.raw('1'))
+          .from(`${table} as x`)
+          .whereRaw('?? = ??', ['x.model_id', 'm.id'])
+          .whereRaw(key.sql, key.bindings as Knex.RawBinding[])
+          .whereRaw(value.sql, value.bindings as Knex.RawBinding[]);
       });
     }
   }

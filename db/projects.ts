@@ -45,6 +45,11 @@ export async function getProject(db: Db, id: number): Promise<ProjectRow | undef
   return r ? toProject(r) : undefined;
 }
 
+export async function getProjectByPath(db: Db, path: string): Promise<ProjectRow | undefined> {
+  const r = await db('projects').where({ path }).first();
+  return r ? toProject(r) : undefined;
+}
+
 /**
  * Resolves `:id` (a numeric id or a full path) and the user's access level in one query.
  * Returns undefined when there is no such project.

@@ -1,15 +1,15 @@
 import crypto from 'node:crypto';
 import type { Db, Trx } from './knex.ts';
 import { isMysql } from './knex.ts';
+import { DOUBLE_MAX } from './search/sql.ts';
 import { invalidParam, notFound } from '../server/errors.ts';
 import { pyJsonDumps } from '../server/pyjson.ts';
-import { chunk, INSERT_CHUNK, isDuplicateKey, withTransaction } from './tx.ts';
+import { chunk, INSERT_CHUNK, isDuplicateKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
-import type { Int64, MetricOut, RunInfoOut, RunOut, RunStatus } from '../routers/schemas.ts';
+import { toInt64, type Int64, type MetricOut, type RunInfoOut, type RunOut, type RunStatus } from '../routers/schemas.ts';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
-const DOUBLE_MAX = 1.7976931348623157e308;
 
 export interface RunRow {
   id: number;
@@ -51,11 +51,7 @@ export function wireValue(value: number, isNan: unknown): MetricOut['value'] {
 }
 
 /** int64 columns arrive as number, BigInt (SQLite, beyond 2^53) or digit string (mysql2, beyond 2^53). */
-export function int64Col(v: unknown): Int64 {
-  if (typeof v === 'number' || typeof v === 'bigint') return v;
-  const b = BigInt(String(v));
-  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
-}
+export const int64Col = (v: unknown): Int64 => toInt64(v as number | string | bigint);
 
 /** Bind value for an int64: BigInt is sent as its digits (both drivers store a digit string into BIGINT exactly). */
 export const int64Bind = (v: Int64) => (typeof v === 'bigint' ? v.toString() : v);
@@ -142,7 +138,7 @@ export async function createRun(
       artifact_uri: `${exp.artifact_location.replace(/\/+$/, '')}/${runUuid}/artifacts`,
     });
     const runId = Number(id);
-    await trx('tags').insert([...tags].map(([key, value]) => ({ run_id: runId, key, value })));
+    await upsertTags(trx, runId, [...tags].map(([key, value]) => ({ key, value })));
     return runId;
   });
 }
@@ -180,14 +176,8 @@ export async function setRunLifecycle(db: Db, projectId: number, runUuid: string
   });
 }
 
-async function upsertTags(trx: Trx, runId: number, tags: { key: string; value: string }[]) {
-  for (const part of chunk(tags, INSERT_CHUNK)) {
-    await trx('tags')
-      .insert(part.map((t) => ({ run_id: runId, key: t.key, value: t.value })))
-      .onConflict(['run_id', 'key'])
-      .merge(['value']);
-  }
-}
+const upsertTags = (trx: Trx, runId: number, tags: readonly { key: string; value: string }[]) =>
+  upsertKeyValues(trx, 'tags', { run_id: runId }, tags);
 
 export async function deleteTag(db: Db, projectId: number, runUuid: string, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
@@ -311,10 +301,15 @@ function isNewer(a: { value: number; timestamp: Int64; step: Int64 }, b: { value
 }
 
 /** Full runs for the wire, in the order of `ids`, with a fixed number of queries however many runs or metrics. */
-export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]> {
-  if (!ids.length) return [];
+export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]>;
+/** The same for runs whose rows the caller already holds (runs/get looked it up for the 404): one query fewer. */
+export async function loadRuns(db: Db, known: RunRow[]): Promise<RunOut[]>;
+export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<RunOut[]> {
+  if (!idsOrRows.length) return [];
+  const known = typeof idsOrRows[0] === 'object' ? (idsOrRows as RunRow[]) : undefined;
+  const ids = known ? known.map((r) => r.id) : (idsOrRows as number[]);
   const [runs, metrics, params, tags, inputs, inputTags] = await Promise.all([
-    db('runs as r').join('experiments as e', 'e.id', 'r.experiment_id').whereIn('r.id', ids).select(RUN_COLUMNS),
+    known ?? db('runs as r').join('experiments as e', 'e.id', 'r.experiment_id').whereIn('r.id', ids).select(RUN_COLUMNS),
     // no ORDER BY: the database would sort every row of the page (~40% of the query on MariaDB); each run's few
     // rows are sorted by key below instead
     db('latest_metrics').whereIn('run_id', ids).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan'),
@@ -342,7 +337,7 @@ export async function loadRuns(db: Db, ids: number[]): Promise<RunOut[]> {
   const tBy = group(tags as any[]);
   const iBy = group(inputs as any[]);
   const itBy = group(inputTags as any[]);
-  const byId = new Map<number, RunRow>((runs as any[]).map((r) => [r.id, toRunRow(r)]));
+  const byId = new Map<number, RunRow>((runs as any[]).map((r) => [r.id, known ? r : toRunRow(r)]));
   const out: RunOut[] = [];
   for (const id of ids) {
     const run = byId.get(id);

@@ -39,3 +39,29 @@ export function chunk<T>(rows: T[], size: number): T[][] {
   for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
   return out;
 }
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+/** Tags as MLflow applies a list of them: a repeated key keeps its last value. */
+export function lastValuePerKey(tags: readonly KeyValue[]): KeyValue[] {
+  const m = new Map<string, string>();
+  for (const t of tags) m.set(t.key, t.value);
+  return [...m].map(([key, value]) => ({ key, value }));
+}
+
+/**
+ * Multi-row upsert of key/value rows owned by one parent (tags of a run, an experiment, a logged model): chunked, so
+ * no statement exceeds SQLite's 500-row insert; an existing key takes the new value.
+ */
+export async function upsertKeyValues(trx: Trx, table: string, owner: Record<string, number>, rows: readonly KeyValue[]): Promise<void> {
+  const [column] = Object.keys(owner);
+  for (const part of chunk([...rows], INSERT_CHUNK)) {
+    await trx(table)
+      .insert(part.map((r) => ({ ...owner, key: r.key, value: r.value })))
+      .onConflict([column!, 'key'])
+      .merge(['value']);
+  }
+}

@@ -69,6 +69,11 @@ export const adminRouter = router({
       return {};
     }),
 
+  removeMember: adminProcedure
+    .input(z.object({ project_id: z.number().int(), user_id: z.number().int() }))
+    .output(z.object({ removed: z.boolean() }))
+    .mutation(async ({ ctx, input }) => ({ removed: await projects.removeMember(ctx.db, input.project_id, input.user_id) })),
+
   listMembers: adminProcedure
     .input(z.object({ project_id: z.number().int() }))
     .output(z.array(z.object({ user_id: z.number(), username: z.string(), access_level: z.number() })))

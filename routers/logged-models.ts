@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn } from './schemas.ts';
+import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn, queryBool } from './schemas.ts';
 import { missingParam } from './errors.ts';
 import { invalidParam } from '../server/errors.ts';
 import { fileInfoOut } from './artifacts.ts';
@@ -133,7 +133,7 @@ export const loggedModelsRouter = router({
 
   get: readProcedure
     .meta({ openapi: { method: 'GET', path: '/logged-models/{model_id}', tags: MLFLOW, summary: 'GetLoggedModel' } })
-    .input(z.object({ model_id: z.string(), allow_deleted: z.stringbool().optional() }))
+    .input(z.object({ model_id: z.string(), allow_deleted: queryBool.optional() }))
     .output(z.object({ model: loggedModelOut }))
     .query(async ({ ctx, input }) => {
       const row = await models.requireLoggedModel(ctx.db, ctx.project.id, input.model_id, input.allow_deleted ?? false);

@@ -90,7 +90,7 @@ export const runsRouter = router({
     .query(async ({ ctx, input }) => {
       const runId = requireRunId(input);
       const row = await runs.requireRun(ctx.db, ctx.project.id, runId);
-      const [run] = await runs.loadRuns(ctx.db, [row.id]);
+      const [run] = await runs.loadRuns(ctx.db, [row]);
       return { run: run! };
     }),
 

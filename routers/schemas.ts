@@ -167,3 +167,12 @@ export const runOut = z.object({
   outputs: z.object({}),
 });
 export type RunOut = z.infer<typeof runOut>;
+
+/**
+ * A boolean GET query parameter: 'true'/'false' (any case) on REST, and also a JSON boolean from the typed client.
+ * A plain string schema underneath, so the OpenAPI generator (which refuses unions in query parameters) accepts it.
+ */
+export const queryBool = z.preprocess(
+  (v) => (typeof v === 'boolean' ? String(v) : typeof v === 'string' ? v.toLowerCase() : v),
+  z.enum(['true', 'false']).transform((s) => s === 'true'),
+);

@@ -5,6 +5,7 @@ import { validateMaxResults } from './validation.ts';
 import { searchExperiments, searchRuns } from '../db/search/index.ts';
 import { experimentInternalIds, getExperimentRowsByIds, toExperimentsOut } from '../db/experiments.ts';
 import { loadRuns } from '../db/runs.ts';
+import { chunk } from '../db/tx.ts';
 
 /** MLflow's SearchRuns: filter and order in SQL, keyset pages, full runs for the page in a fixed number of queries. */
 export const searchRunsProcedure = readProcedure
@@ -46,11 +47,8 @@ export const searchRunsProcedure = readProcedure
  * Ids in slices of 5000: a page holds up to 50000 rows, but SQLite binds at most 32766 values in one statement
  * (a 50000-run page was a 500 there). Loading the slices keeps the page order.
  */
-function chunks<T>(ids: T[], size = 5000): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < ids.length; i += size) out.push(ids.slice(i, i + size));
-  return out;
-}
+const ID_SLICE = 5000;
+const chunks = <T>(ids: T[]) => chunk(ids, ID_SLICE);
 
 /** experimentInternalIds in chunks: a request may list any number of ids, one statement binds a bounded number. */
 async function internalIds(db: Parameters<typeof experimentInternalIds>[0], projectId: number, ids: string[]): Promise<number[]> {

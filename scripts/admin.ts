@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../server/config.ts';
 import { createDb, migrateLatest, type Db } from '../db/knex.ts';
 import { createUser, getUserByUsername, listUsers } from '../db/users.ts';
-import { createProject, listMembers, listProjects, setMember } from '../db/projects.ts';
+import { createProject, getProject, getProjectByPath, listMembers, listProjects, removeMember, setMember } from '../db/projects.ts';
 import { createToken, listTokens, revokeToken, SCOPES, type Scope } from '../db/tokens.ts';
 import { ACCESS, type RoleName } from '../server/context.ts';
 import { PROJECT_PATH_RE, USERNAME_RE } from '../routers/admin.ts';
@@ -15,6 +15,7 @@ const HELP = `mltrack admin CLI
   npm run admin -- project create --path group/project [--name N] [--visibility private|public] --owner USERNAME
   npm run admin -- project list
   npm run admin -- member add --project ID_OR_PATH --user USERNAME --role guest|reporter|developer|maintainer|owner
+  npm run admin -- member remove --project ID_OR_PATH --user USERNAME
   npm run admin -- member list --project ID_OR_PATH
   npm run admin -- token create --user USERNAME --name NAME [--scopes api,read_api] [--expires YYYY-MM-DD]
   npm run admin -- token list [--user USERNAME]
@@ -33,7 +34,7 @@ async function userId(db: Db, username: string | undefined): Promise<number> {
 
 async function projectId(db: Db, ref: string | undefined): Promise<number> {
   if (!ref) throw new UsageError('--project is required');
-  const p = (await listProjects(db)).find((x) => String(x.id) === ref || x.path === ref);
+  const p = /^\d+$/.test(ref) ? await getProject(db, Number(ref)) : await getProjectByPath(db, ref);
   if (!p) throw new UsageError(`no project ${ref}`);
   return p.id;
 }
@@ -78,6 +79,11 @@ export async function runAdmin(db: Db, argv: string[], out: (line: string) => vo
       const uid = await userId(db, values.user);
       await setMember(db, pid, uid, ACCESS[role]);
       return out(`${values.user} is ${role} of project ${pid}`);
+    }
+    case 'member remove': {
+      const pid = await projectId(db, values.project);
+      const removed = await removeMember(db, pid, await userId(db, values.user));
+      return out(removed ? `${values.user} is no longer a member of project ${pid}` : `${values.user} was not a member of project ${pid}`);
     }
     case 'member list': {
       const names = Object.fromEntries(Object.entries(ACCESS).map(([k, v]) => [v, k]));

@@ -44,7 +44,7 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
   app.use((req, res, next) => {
     const requestId = crypto.randomUUID();
     res.setHeader('X-Request-Id', requestId);
-    req.ctx = { db, config, artifacts, requestId, method: req.method, user: null, scopes: [], project: null };
+    req.ctx = { db, config, artifacts, requestId, user: null, scopes: [], project: null };
     if (accessLog) {
       const start = process.hrtime.bigint();
       res.on('finish', () => {

@@ -28,8 +28,6 @@ export interface RequestContext {
   /** Storage behind the mlflow-artifacts proxy and artifacts/list (created once per app). */
   artifacts: ArtifactStore;
   requestId: string;
-  /** HTTP method of the request: read_api tokens are good for GET and HEAD only. */
-  method: string;
   user: AuthUser | null;
   scopes: string[];
   /** the project the URL names, once resolved and checked for read access */

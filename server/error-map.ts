@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { MlflowError } from './errors.ts';
+import { missingParam } from '../routers/errors.ts';
 
 interface Issue {
   path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
@@ -47,12 +48,7 @@ export function validationError(issues: readonly Issue[], input: unknown): Mlflo
     const k = typeof seg === 'object' && seg !== null ? (seg as { key: PropertyKey }).key : seg;
     value = value != null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[k] : undefined;
   }
-  if (value === undefined || value === null) {
-    return new MlflowError(
-      'INVALID_PARAMETER_VALUE',
-      `Missing value for required parameter '${path}'. See the API docs for more information about request parameters.`,
-    );
-  }
+  if (value === undefined || value === null) return missingParam(path);
   return new MlflowError(
     'INVALID_PARAMETER_VALUE',
     `Invalid value ${describe(value)} for parameter '${path}' supplied. Hint: Value was of type '${pyType(value)}'. ` +

@@ -23,6 +23,10 @@ describe.each(DB_KINDS)('admin CLI (%s)', (kind) => {
     expect(created).toMatch(/^created project ml\/vision \(id 1, public\)/);
     await run('member', 'add', '--project', 'ml/vision', '--user', 'bob', '--role', 'developer');
     expect(await run('member', 'list', '--project', '1')).toEqual(['1\talice\towner', '2\tbob\tdeveloper']);
+    expect(await run('member', 'remove', '--project', 'ml/vision', '--user', 'bob')).toEqual(['bob is no longer a member of project 1']);
+    expect(await run('member', 'list', '--project', 'ml/vision')).toEqual(['1\talice\towner']);
+    await run('member', 'add', '--project', '1', '--user', 'bob', '--role', 'developer');
+    await expect(run('member', 'list', '--project', 'no/such')).rejects.toThrow(/no project no\/such/);
 
     const out = await run('token', 'create', '--user', 'bob', '--name', 'ci', '--scopes', 'read_api');
     const token = out[1]!;

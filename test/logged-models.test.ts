@@ -275,6 +275,17 @@ describe.each(DB_KINDS)('MLflow 3 logged models (%s)', (kind) => {
     expect(model.info.model_id).toMatch(MODEL_ID);
     const got = await c.loggedModels.get.query({ model_id: model.info.model_id });
     expect(got.model.info.name).toBe('typed');
+    await c.loggedModels.delete.mutate({ model_id: model.info.model_id });
+    const gone = await c.loggedModels.get.query({ model_id: model.info.model_id }).catch((e) => e);
+    expect(gone.data.mlflow.error_code).toBe('RESOURCE_DOES_NOT_EXIST');
+    // a JSON boolean from the typed client, as 'true' is on a REST query string
+    const deleted = await c.loggedModels.get.query({ model_id: model.info.model_id, allow_deleted: true });
+    expect(deleted.model.info.name).toBe('typed');
+    const viaRest = await s.request
+      .get(s.mlflow() + `/logged-models/${model.info.model_id}`)
+      .set('Authorization', `Bearer ${s.tokens.write}`)
+      .query({ allow_deleted: 'TRUE' });
+    expect(viaRest.status).toBe(200);
     const listed = await c.artifacts.list.query({ run_id: run });
     expect(listed.root_uri).toBe(`mlflow-artifacts:/${exp}/${run}/artifacts`);
     const doc = (await s.request.get('/openapi.json')).body;

@@ -70,6 +70,8 @@ describe.each(DB_KINDS)('typed tRPC client (%s)', (kind) => {
     const denied = await carol.experiments.list.query({}).catch((e) => e);
     expect(denied.data?.httpStatus ?? denied.meta?.response?.status).toBe(401);
     expect(p.path).toBe('carol/work');
+    expect(await admin.admin.removeMember.mutate({ project_id: p.id, user_id: u.id })).toEqual({ removed: true });
+    expect(await admin.admin.listMembers.query({ project_id: p.id })).toEqual([]);
     const dev = createMltrackClient({ url: s.baseUrl, token: s.tokens.write });
     const forbidden = await dev.admin.listUsers.query().catch((e) => e);
     expect(forbidden.data.httpStatus).toBe(403);

@@ -1,21 +1,13 @@
 import type { Knex } from 'knex';
+import { tableOptions } from './table-options.ts';
 
 /**
  * The schema. Portable across SQLite and MySQL/MariaDB (and Galera: every table has a primary key,
- * per-project numbers come from the application). On MySQL every table uses a binary NO PAD collation, because
- * MLflow names and keys are case-sensitive and must not collide on trailing spaces: `utf8mb4_bin` is PAD SPACE
- * on MariaDB and MySQL 8 ('exp' = 'exp '), so it is only the fallback for servers without a NO PAD one.
+ * per-project numbers come from the application). Table options (binary NO PAD collation on MySQL) come from
+ * table-options.ts.
  */
 export async function up(knex: Knex): Promise<void> {
-  const mysql = knex.client.config.client === 'mysql2';
-  const collation = mysql ? await binaryCollation(knex) : '';
-  const binary = (t: Knex.CreateTableBuilder) => {
-    if (mysql) {
-      t.charset('utf8mb4');
-      t.collate(collation);
-      t.engine('InnoDB');
-    }
-  };
+  const binary = await tableOptions(knex);
 
   await knex.schema.createTable('users', (t) => {
     binary(t);
@@ -175,13 +167,6 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['run_id', 'dataset_id', 'key']);
     t.foreign(['run_id', 'dataset_id']).references(['run_id', 'dataset_id']).inTable('run_inputs').onDelete('CASCADE');
   });
-}
-
-/** MariaDB: utf8mb4_nopad_bin; MySQL 8: utf8mb4_0900_bin; else utf8mb4_bin. */
-async function binaryCollation(knex: Knex): Promise<string> {
-  const [rows] = await knex.raw("SHOW COLLATION WHERE Collation IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')");
-  const names = new Set((rows as { Collation: string }[]).map((r) => r.Collation));
-  return names.has('utf8mb4_nopad_bin') ? 'utf8mb4_nopad_bin' : names.has('utf8mb4_0900_bin') ? 'utf8mb4_0900_bin' : 'utf8mb4_bin';
 }
 
 export async function down(knex: Knex): Promise<void> {

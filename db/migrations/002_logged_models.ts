@@ -1,19 +1,13 @@
 import type { Knex } from 'knex';
+import { tableOptions } from './table-options.ts';
 
 /**
  * MLflow 3 logged models (`LoggedModel` in service.proto): a model logged to an experiment, with its own artifact
  * location `<experiment artifact_location>/models/<model_id>/artifacts`, mutable tags and immutable params.
- * Same rules as 001: a primary key on every table, utf8mb4_bin on MySQL, ids chosen by the application.
+ * Same rules as 001: a primary key on every table, the binary NO PAD collation on MySQL, ids chosen by the application.
  */
 export async function up(knex: Knex): Promise<void> {
-  const mysql = knex.client.config.client === 'mysql2';
-  const binary = (t: Knex.CreateTableBuilder) => {
-    if (mysql) {
-      t.charset('utf8mb4');
-      t.collate('utf8mb4_bin');
-      t.engine('InnoDB');
-    }
-  };
+  const binary = await tableOptions(knex);
 
   await knex.schema.createTable('logged_models', (t) => {
     binary(t);

@@ -259,11 +259,12 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
 
 /**
  * A page ordered by an indexed value (a metric's latest value, or start_time) need not sort every run of the
- * experiment. The next `scan` values (after the cursor, if any) are read straight from an index, in order,
- * without the filters; the last of them, E, bounds a "value band" between the cursor and E (ties included). The
+ * experiment. The `scan`-th next value (after the cursor, if any) is read straight from an index, in order,
+ * without the filters; it, E, bounds a "value band" between the cursor and E (ties included). The
  * caller runs the exact page query inside the band; when that returns a full page (+1), it is the exact answer,
  * because every row outside the band sorts after all rows in it. Otherwise (a selective filter, or the page reaching
- * the NaN/missing rows) the caller runs the unbounded query. Returns null when the index has no value to offer.
+ * the NaN/missing rows) the caller runs the unbounded query. Returns null when fewer than `scan` values are left:
+ * then the band would hold every row, and a small search costs the probe and one query.
  */
 async function valueBand(
   db: Knex,
@@ -282,12 +283,14 @@ async function valueBand(
   const source = band.source(ids, stages);
   const sourceConditions = [source.where];
   if (after) sourceConditions.push(sql`${raw(source.column)} ${raw(from)} ${literal(after[band.term]!)}`);
+  // only the scan-th value itself: one index probe, whatever the page size
   const rows = await selectRows<{ v: unknown }>(
     db,
-    sql`SELECT ${raw(source.column)} AS v FROM ${raw(source.table)} WHERE ${and(sourceConditions)} ORDER BY ${raw(source.column)} ${raw(term.desc ? 'DESC' : 'ASC')} LIMIT ${raw(String(scan))}`,
+    sql`SELECT ${raw(source.column)} AS v FROM ${raw(source.table)} WHERE ${and(sourceConditions)} ORDER BY ${raw(source.column)} ${raw(term.desc ? 'DESC' : 'ASC')} LIMIT 1 OFFSET ${raw(String(scan - 1))}`,
   );
+  // fewer values than that are left: the band would hold everything, so it would save nothing
   if (rows.length === 0) return null;
-  const edge = rows[rows.length - 1]!.v;
+  const edge = rows[0]!.v;
   const edgeValue: SortValue = term.type === 'num' ? Number(edge) : typeof edge === 'bigint' ? edge.toString() : String(edge);
   const bounded = [sql`${raw(band.expr)} ${raw(term.desc ? '>=' : '<=')} ${literal(edgeValue)}`];
   if (after) bounded.push(sql`${raw(band.expr)} ${raw(from)} ${literal(after[band.term]!)}`);

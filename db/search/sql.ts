@@ -19,6 +19,7 @@
  */
 import type { Knex } from 'knex';
 import { invalidParam } from '../../server/errors.ts';
+import { isMysql } from '../knex.ts';
 import type { NumberLiteral } from './parse.ts';
 
 export interface Frag {
@@ -65,7 +66,7 @@ export async function selectRows<T>(db: Knex, q: Frag): Promise<T[]> {
   return res as T[];
 }
 
-export const isMysqlDb = (db: Knex) => db.client.config.client === 'mysql2';
+export const isMysqlDb = isMysql;
 
 // ---------------------------------------------------------------------------------------------
 // Literals and comparisons
