@@ -139,6 +139,19 @@ describe.each(DB_KINDS)('mlflow-artifacts proxy and artifacts/list over HTTP (%s
     expect(await fs.readFile(path.join(artifactsDir, 'p', String(s.project.id), runRoot, 'hello.txt'), 'utf8')).toBe('hello');
   });
 
+  it('works when the tracking URI names the project by its URL-encoded path (group%2Fproject)', async () => {
+    const byPath = `/api/v4/projects/${encodeURIComponent(s.project.path)}/ml/mlflow/api/2.0/mlflow-artifacts`;
+    expect(byPath).toContain('%2F');
+    const up = await raw(s, 'PUT', `${byPath}/artifacts/${runRoot}/by-path.txt`, s.tokens.write, 'via path', { 'content-type': 'text/plain' });
+    expect(up.status).toBe(200);
+    const down = await raw(s, 'GET', `${byPath}/artifacts/${runRoot}/by-path.txt`, s.tokens.write);
+    expect(down.status).toBe(200);
+    expect(down.body.toString()).toBe('via path');
+    expect(await fs.readFile(path.join(artifactsDir, 'p', String(s.project.id), runRoot, 'by-path.txt'), 'utf8')).toBe('via path');
+    const del = await raw(s, 'DELETE', `${byPath}/artifacts/${runRoot}/by-path.txt`, s.tokens.write);
+    expect(del.status).toBe(200);
+  });
+
   it('logs a directory tree (one PUT per file) and lists the root and subfolders both ways', async () => {
     const bin = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const files: [string, Buffer | string, string][] = [
