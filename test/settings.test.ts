@@ -43,3 +43,18 @@ describe('access log', () => {
     expect(loadConfig({}).accessLog).toBe(true);
   });
 });
+
+describe('PUBLIC_URL', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await freshDb('sqlite');
+  });
+  afterAll(async () => t?.drop());
+
+  it('is the OpenAPI server URL base, with a trailing slash dropped', async () => {
+    const config = loadConfig({ DATA_DIR: t.dataDir, PUBLIC_URL: 'https://mltrack.example.com/' });
+    expect(config.publicUrl).toBe('https://mltrack.example.com');
+    const doc = (await supertest(createApp({ db: t.db, config })).get('/openapi.json')).body;
+    expect(doc.servers[0].url).toBe('https://mltrack.example.com/api/v4/projects/{id}/ml/mlflow/api/2.0/mlflow');
+  });
+});
