@@ -1,6 +1,6 @@
 import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import type { AppRouter } from '../routers/index.ts';
-import { int64Transformer } from '../routers/transformer.ts';
+import { int64Transformer } from '../core/transformer.ts';
 
 export type { AppRouter } from '../routers/index.ts';
 

@@ -1,7 +1,7 @@
 import type { Db, Trx } from './knex.ts';
-import { alreadyExists, invalidParam, MlflowError, notFound } from '../server/errors.ts';
+import { alreadyExists, invalidParam, MlflowError, notFound } from '../core/errors.ts';
 import { isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
-import type { ExperimentOut } from '../routers/schemas.ts';
+import type { Experiment } from '../core/entities.ts';
 
 export interface ExperimentRow {
   id: number;
@@ -105,7 +105,7 @@ export async function getExperimentRowsByIds(db: Db, ids: number[]): Promise<Exp
 }
 
 /** Shapes experiments for the wire, with their tags, in two queries however many there are. */
-export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<ExperimentOut[]> {
+export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<Experiment[]> {
   if (!rows.length) return [];
   const tags = await db('experiment_tags').whereIn('experiment_id', rows.map((r) => r.id)).orderBy(['experiment_id', 'key']);
   const byExp = new Map<number, { key: string; value: string }[]>();
@@ -115,7 +115,7 @@ export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<E
     list.push({ key: t.key, value: t.value });
   }
   return rows.map((r) => {
-    const out: ExperimentOut = {
+    const out: Experiment = {
       experiment_id: String(r.experiment_id),
       name: r.name,
       artifact_location: r.artifact_location,

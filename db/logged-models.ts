@@ -4,14 +4,14 @@
  */
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
+import { isMysql } from './knex.ts';
 import type { Db, Trx } from './knex.ts';
-import { invalidParam, notFound } from '../server/errors.ts';
+import { invalidParam, notFound } from '../core/errors.ts';
 import { chunk, INSERT_CHUNK, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
-import { isMysqlDb, strCmp, strEq } from './search/sql.ts';
+import { strCmp, strEq } from './search/sql.ts';
 import { requireExperiment } from './experiments.ts';
-import { int64Bind, int64Col } from './runs.ts';
 import { generateRunName } from './run-names.ts';
-import type { Int64 } from '../routers/schemas.ts';
+import { fromBigInt, int64Bind, int64Col, type Int64 } from '../core/codecs.ts';
 
 export type LoggedModelStatus = 'PENDING' | 'READY' | 'FAILED';
 export const LOGGED_MODEL_STATUSES: LoggedModelStatus[] = ['PENDING', 'READY', 'FAILED'];
@@ -366,7 +366,7 @@ export function parseLoggedModelFilter(filter: string | undefined): LoggedModelC
       if (valTok.type !== 'num') throw bad(`the value for '${key}' must be an integer.`);
       if (!['=', '!=', '<', '<=', '>', '>='].includes(op)) throw bad(`operator '${op}' is not supported for '${key}'.`);
       const big = BigInt(valTok.text);
-      const value = big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+      const value = fromBigInt(big);
       clauses.push({ kind: 'time', column: NUMBER_ATTRS[key]!, op: op as '=', value });
     } else {
       throw invalidParam(
@@ -425,7 +425,7 @@ export async function searchLoggedModels(
     .whereIn('e.experiment_id', iids)
     .andWhere('m.lifecycle_stage', 'active');
   // String comparisons are the run search's (db/search/sql.ts): exact (case, trailing spaces), LIKE with `\` escapes.
-  const mysql = isMysqlDb(db);
+  const mysql = isMysql(db);
   for (const c of q.clauses) {
     if (c.kind === 'attr') {
       // LIKE on status sees the wire names (LOGGED_MODEL_READY …); = and != were normalised by the parser

@@ -1,21 +1,22 @@
 import type { Db } from './knex.ts';
-import { int64Bind, int64Col, requireRun, wireValue } from './runs.ts';
-import { notFound } from '../server/errors.ts';
-import type { Int64, MetricOut } from '../routers/schemas.ts';
+import { requireRun } from './runs.ts';
+import { notFound } from '../core/errors.ts';
+import { int64Bind, int64Col, wireValue, type Int64 } from '../core/codecs.ts';
+import type { Metric } from '../core/entities.ts';
 
 /**
  * Metric history reads. The `metrics` primary key (run_id, key, timestamp, step, value, is_nan) is the index for
  * all of them: a run's history of one key comes out in (timestamp, step, value) order straight from it.
  */
 
-export interface MetricWithRunId extends MetricOut {
+export interface MetricWithRunId extends Metric {
   run_id: string;
 }
 
 /** MLflow's `MAX_RESULTS_GET_METRIC_HISTORY`: the most points a run contributes to a bulk-interval answer. */
 export const MAX_POINTS_PER_RUN = 25000;
 
-const toMetric = (r: any): MetricOut => ({
+const toMetric = (r: any): Metric => ({
   key: r.key,
   value: wireValue(r.value, r.is_nan),
   timestamp: int64Col(r.timestamp),
@@ -33,7 +34,7 @@ export async function getMetricHistory(
   runUuid: string,
   key: string,
   page: { offset: number; maxResults?: number },
-): Promise<{ metrics: MetricOut[]; more: boolean }> {
+): Promise<{ metrics: Metric[]; more: boolean }> {
   const run = await requireRun(db, projectId, runUuid);
   const q = db('metrics')
     .where({ run_id: run.id, key })
@@ -184,7 +185,7 @@ export async function getMetricHistoryBulkInterval(
 }
 
 /** Stored-value order: NaN is stored as 0, ±Infinity as ±DOUBLE_MAX. */
-function cmpValue(a: MetricOut['value'], b: MetricOut['value']): number {
-  const n = (v: MetricOut['value']) => (v === 'NaN' ? 0 : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+function cmpValue(a: Metric['value'], b: Metric['value']): number {
+  const n = (v: Metric['value']) => (v === 'NaN' ? 0 : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
   return n(a) - n(b);
 }

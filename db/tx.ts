@@ -1,4 +1,5 @@
 import type { Db, Trx } from './knex.ts';
+import type { KeyValue } from '../core/entities.ts';
 
 /** Errors worth retrying the whole transaction for: deadlocks and lock timeouts (Galera certification failures
  * arrive as deadlocks), and SQLite's busy database. */
@@ -26,6 +27,31 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
 }
 
 /**
+ * Runs a write transaction; when it loses a race to insert the same new row (a param, a dataset, a link) as a
+ * concurrent request, runs it once more, now seeing the other's row. The second run meets the row and skips it.
+ */
+export async function retryOnDuplicateKey<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    return run();
+  }
+}
+
+/** Rows grouped by their parent's id (a run's metrics, an experiment's tags), each group in the rows' order. */
+export function groupBy<T, K>(rows: readonly T[], parent: (row: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const r of rows) {
+    const k = parent(r);
+    const l = m.get(k);
+    if (l) l.push(r);
+    else m.set(k, [r]);
+  }
+  return m;
+}
+
+/**
  * Rows per multi-row INSERT. knex writes SQLite's multi-row insert as a compound SELECT, which SQLite caps at 500
  * terms (SQLITE_MAX_COMPOUND_SELECT); 500 also stays far below both databases' bind-parameter limits.
  */
@@ -40,10 +66,6 @@ export function chunk<T>(rows: T[], size: number): T[][] {
   return out;
 }
 
-export interface KeyValue {
-  key: string;
-  value: string;
-}
 
 /** Tags as MLflow applies a list of them: a repeated key keeps its last value. */
 export function lastValuePerKey(tags: readonly KeyValue[]): KeyValue[] {

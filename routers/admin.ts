@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { adminProcedure, router } from './trpc.ts';
-import { ACCESS } from '../server/context.ts';
-import { alreadyExists, invalidParam, notFound } from '../server/errors.ts';
+import { ACCESS } from './context.ts';
+import { alreadyExists, invalidParam, notFound } from '../core/errors.ts';
 import { isDuplicateKey } from '../db/tx.ts';
 import * as users from '../db/users.ts';
 import * as projects from '../db/projects.ts';

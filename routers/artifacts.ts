@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { createCallerFactory, readProcedure, router, writeProcedure } from './trpc.ts';
 import { int64Out } from './schemas.ts';
-import { requireRunId } from './errors.ts';
-import { notFound } from '../server/errors.ts';
-import { safeRelativePath } from '../server/artifacts/paths.ts';
-import { listBelowRoot, projectScope, proxyPathOf } from '../server/artifacts/locations.ts';
+import { notFound } from '../core/errors.ts';
+import { requireRunId } from '../core/validation.ts';
+import { safeRelativePath } from '../artifacts/paths.ts';
+import { listBelowRoot, projectScope, proxyPathOf } from '../artifacts/locations.ts';
 import * as runs from '../db/runs.ts';
 import * as loggedModels from '../db/logged-models.ts';
 import type { Db } from '../db/knex.ts';

@@ -2,10 +2,9 @@ import { z } from 'zod';
 import { searchExperimentsProcedure } from './search.ts';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { empty, experimentOut, idString, keyValueIn } from './schemas.ts';
-import { missingParam } from './errors.ts';
-import { notFound } from '../server/errors.ts';
+import { missingParam, notFound } from '../core/errors.ts';
 import * as experiments from '../db/experiments.ts';
-import { validateArtifactLocation, validateExperimentName, validateExperimentTag } from './validation.ts';
+import { validateArtifactLocation, validateExperimentName, validateExperimentTag } from '../core/validation.ts';
 
 const MLFLOW = ['MLflow experiments'];
 const notFoundById = (id: string) => notFound(`No Experiment with id=${id} exists`);

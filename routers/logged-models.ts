@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn, queryBool } from './schemas.ts';
-import { missingParam } from './errors.ts';
-import { invalidParam } from '../server/errors.ts';
+import { invalidParam, missingParam } from '../core/errors.ts';
 import { fileInfoOut } from './artifacts.ts';
-import { LIMITS, pyLen, validateParam, validateRunId, validateTag } from './validation.ts';
-import { safeRelativePath } from '../server/artifacts/paths.ts';
-import { listBelowRoot } from '../server/artifacts/locations.ts';
+import { validateLoggedModelName, validateModelType, validateParam, validateRunId, validateTag } from '../core/validation.ts';
+import { safeRelativePath } from '../artifacts/paths.ts';
+import { listBelowRoot } from '../artifacts/locations.ts';
 import * as models from '../db/logged-models.ts';
 
 /**
@@ -50,26 +49,11 @@ const loggedModelStatus = z.union([z.string(), z.number().int()]).transform((v, 
   return status;
 });
 
-const BAD_NAME_CHARS = ['/', ':', '.', '%', '"', "'"];
-
-/** `_validate_logged_model_name`: non-empty, none of / : . % " ' ; and it must fit the column. */
-function validateModelName(name: string): void {
-  if (!name || BAD_NAME_CHARS.some((c) => name.includes(c))) {
-    throw invalidParam(
-      `Invalid model name ('${name}') provided. Model name must be a non-empty string and cannot contain the ` +
-        `following characters: ('/', ':', '.', '%', '"', "'")`,
-    );
-  }
-  if (pyLen(name) > LIMITS.MAX_EXPERIMENT_NAME_LENGTH) {
-    throw invalidParam(`'name' exceeds the maximum length of ${LIMITS.MAX_EXPERIMENT_NAME_LENGTH} characters`);
-  }
-}
-
 type KV = { key: string; value: string };
-const checkParams = (params: KV[] | undefined, field: string) =>
-  (params ?? []).map((p, i) => ({ key: p.key, value: validateParam(p.key, p.value, `${field}[${i}]`) }));
-const checkTags = (tags: KV[] | undefined, field: string) =>
-  (tags ?? []).map((t, i) => ({ key: t.key, value: validateTag(t.key, t.value, `${field}[${i}]`) }));
+const checkParams = (params: KV[] | undefined, field: string, truncate: boolean) =>
+  (params ?? []).map((p, i) => ({ key: p.key, value: validateParam(p.key, p.value, `${field}[${i}]`, truncate) }));
+const checkTags = (tags: KV[] | undefined, field: string, truncate: boolean) =>
+  (tags ?? []).map((t, i) => ({ key: t.key, value: validateTag(t.key, t.value, `${field}[${i}]`, truncate) }));
 
 async function one(ctx: { db: Parameters<typeof models.toLoggedModelsOut>[0] }, row: models.LoggedModelRow) {
   const [model] = await models.toLoggedModelsOut(ctx.db, [row]);
@@ -111,13 +95,11 @@ export const loggedModelsRouter = router({
     .output(z.object({ model: loggedModelOut }))
     .mutation(async ({ ctx, input }) => {
       if (!input.experiment_id) throw missingParam('experiment_id');
-      if (input.name) validateModelName(input.name);
-      if (input.model_type && pyLen(input.model_type) > 500) {
-        throw invalidParam("'model_type' exceeds the maximum length of 500 characters");
-      }
+      if (input.name) validateLoggedModelName(input.name);
+      if (input.model_type) validateModelType(input.model_type);
       if (input.source_run_id) validateRunId(input.source_run_id, 'source_run_id');
-      const params = checkParams(input.params, 'params');
-      const tags = checkTags(input.tags, 'tags');
+      const params = checkParams(input.params, 'params', ctx.config.truncateLongValues);
+      const tags = checkTags(input.tags, 'tags', ctx.config.truncateLongValues);
       const row = await models.createLoggedModel(ctx.db, {
         projectId: ctx.project.id,
         experimentId: input.experiment_id,
@@ -211,7 +193,7 @@ export const loggedModelsRouter = router({
     .input(z.object({ model_id: z.string(), tags: z.array(keyValueIn).optional() }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const tags = checkTags(input.tags, 'tags');
+      const tags = checkTags(input.tags, 'tags', ctx.config.truncateLongValues);
       await models.setLoggedModelTags(ctx.db, ctx.project.id, input.model_id, tags);
       return {};
     }),
@@ -232,7 +214,7 @@ export const loggedModelsRouter = router({
     .input(z.object({ model_id: z.string(), params: z.array(keyValueIn).optional() }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const params = checkParams(input.params, 'params');
+      const params = checkParams(input.params, 'params', ctx.config.truncateLongValues);
       await models.logLoggedModelParams(ctx.db, ctx.project.id, input.model_id, params);
       return {};
     }),

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { readProcedure, router } from './trpc.ts';
 import { doubleOut, int32, int64, int64Out, metricOut } from './schemas.ts';
-import { missingParam, requireRunId } from './errors.ts';
-import { invalidParam } from '../server/errors.ts';
+import { invalidParam, missingParam } from '../core/errors.ts';
+import { requireRunId } from '../core/validation.ts';
 import * as metrics from '../db/metrics.ts';
 
 const MLFLOW = ['MLflow metrics'];

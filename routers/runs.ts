@@ -2,9 +2,12 @@ import { z } from 'zod';
 import { searchRunsProcedure } from './search.ts';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, runInfoOut, runOut, runStatus } from './schemas.ts';
-import { missingParam, requireRunId } from './errors.ts';
-import { invalidParam } from '../server/errors.ts';
+import { invalidParam, missingParam } from '../core/errors.ts';
 import * as runs from '../db/runs.ts';
+import { logBatch, type MetricIn } from '../db/log-batch.ts';
+import { loadRuns, runInfo } from '../db/run-view.ts';
+import { logInputs, type DatasetIn } from '../db/datasets.ts';
+import { appendLoggedModel } from '../db/log-model-history.ts';
 import {
   LIMITS,
   validateBatchLimits,
@@ -14,7 +17,11 @@ import {
   validateParam,
   validateRunId,
   validateTag,
-} from './validation.ts';
+  validateRunName,
+  validateUserId,
+  validateDatasetColumns,
+  requireRunId,
+} from '../core/validation.ts';
 
 const MLFLOW = ['MLflow runs'];
 
@@ -27,26 +34,13 @@ const metricIn = z.object({
   step: int64.optional(),
 });
 
-function checkMetric(m: z.infer<typeof metricIn>, path: string): runs.MetricIn {
+function checkMetric(m: z.infer<typeof metricIn>, path: string): MetricIn {
   if (!m.key) throw missingParam(`${path}key`);
   if (m.value === undefined) throw missingParam(`${path}value`);
   if (m.timestamp === undefined) throw missingParam(`${path}timestamp`);
   const metric = { key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 };
   validateMetric(metric.key, metric.value, metric.timestamp, metric.step, path ? path.slice(0, -1) : undefined);
   return metric;
-}
-
-/** The run name column holds 250 characters (MLflow's too); a longer name is a client error, never a 500. */
-function checkRunName(name: string): void {
-  if ([...name].length > LIMITS.MAX_ENTITY_KEY_LENGTH) {
-    throw invalidParam(`Run name '${name}' exceeds the maximum length of ${LIMITS.MAX_ENTITY_KEY_LENGTH} characters.`);
-  }
-}
-
-/** The user_id column holds 256 characters, as MLflow's does; longer (from the request or the mlflow.user tag) is a 400. */
-function checkUserId(userId: string): string {
-  if ([...userId].length > 256) throw invalidParam("'user_id' exceeds the maximum length of 256 characters");
-  return userId;
 }
 
 export const runsRouter = router({
@@ -65,21 +59,21 @@ export const runsRouter = router({
     )
     .output(z.object({ run: runOut }))
     .mutation(async ({ ctx, input }) => {
-      const tags = (input.tags ?? []).map((t) => ({ key: t.key, value: validateTag(t.key, t.value) }));
-      if (input.run_name !== undefined) checkRunName(input.run_name);
+      const tags = (input.tags ?? []).map((t) => ({ key: t.key, value: validateTag(t.key, t.value, '', ctx.config.truncateLongValues) }));
+      if (input.run_name !== undefined) validateRunName(input.run_name);
       const nameTag = tags.find((t) => t.key === runs.RUN_NAME_TAG);
-      if (nameTag) checkRunName(nameTag.value);
+      if (nameTag) validateRunName(nameTag.value);
       const userTag = tags.find((t) => t.key === 'mlflow.user')?.value;
       const id = await runs.createRun(ctx.db, {
         projectId: ctx.project.id,
         experimentId: input.experiment_id || '0',
-        userId: checkUserId(input.user_id || userTag || ctx.user.username),
+        userId: validateUserId(input.user_id || userTag || ctx.user.username),
         creatorId: ctx.user.id,
         runName: input.run_name || undefined,
         startTime: input.start_time ?? Date.now(),
         tags,
       });
-      const [run] = await runs.loadRuns(ctx.db, [id]);
+      const [run] = await loadRuns(ctx.db, [id]);
       return { run: run! };
     }),
 
@@ -90,7 +84,7 @@ export const runsRouter = router({
     .query(async ({ ctx, input }) => {
       const runId = requireRunId(input);
       const row = await runs.requireRun(ctx.db, ctx.project.id, runId);
-      const [run] = await runs.loadRuns(ctx.db, [row]);
+      const [run] = await loadRuns(ctx.db, [row]);
       return { run: run! };
     }),
 
@@ -100,13 +94,13 @@ export const runsRouter = router({
     .output(z.object({ run_info: runInfoOut }))
     .mutation(async ({ ctx, input }) => {
       const runId = requireRunId(input);
-      if (input.run_name !== undefined) checkRunName(validateTag(runs.RUN_NAME_TAG, input.run_name));
+      if (input.run_name !== undefined) validateRunName(validateTag(runs.RUN_NAME_TAG, input.run_name, '', ctx.config.truncateLongValues));
       const row = await runs.updateRun(ctx.db, ctx.project.id, runId, {
         status: input.status,
         endTime: input.end_time,
         runName: input.run_name,
       });
-      return { run_info: runs.runInfo(row) };
+      return { run_info: runInfo(row) };
     }),
 
   logMetric: writeProcedure
@@ -116,7 +110,7 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const runId = requireRunId(input);
       const metric = checkMetric(input, '');
-      await runs.logBatch(ctx.db, ctx.project.id, runId, { metrics: [metric], params: [], tags: [] });
+      await logBatch(ctx.db, ctx.project.id, runId, { metrics: [metric], params: [], tags: [] });
       return {};
     }),
 
@@ -127,8 +121,8 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const runId = requireRunId(input);
       if (!input.key) throw missingParam('key');
-      const value = validateParam(input.key, input.value ?? '');
-      await runs.logBatch(ctx.db, ctx.project.id, runId, { metrics: [], params: [{ key: input.key, value }], tags: [] });
+      const value = validateParam(input.key, input.value ?? '', '', ctx.config.truncateLongValues);
+      await logBatch(ctx.db, ctx.project.id, runId, { metrics: [], params: [{ key: input.key, value }], tags: [] });
       return {};
     }),
 
@@ -152,16 +146,16 @@ export const runsRouter = router({
       const metrics = inMetrics.map((m, i) => checkMetric(m, `metrics[${i}].`));
       const params = inParams.map((p, i) => {
         if (!p.key) throw missingParam(`params[${i}].key`);
-        return { key: p.key, value: validateParam(p.key, p.value ?? '', `params[${i}]`) };
+        return { key: p.key, value: validateParam(p.key, p.value ?? '', `params[${i}]`, ctx.config.truncateLongValues) };
       });
       const tags = inTags.map((t, i) => {
         if (!t.key) throw missingParam(`tags[${i}].key`);
-        return { key: t.key, value: validateTag(t.key, t.value ?? '', `tags[${i}]`) };
+        return { key: t.key, value: validateTag(t.key, t.value ?? '', `tags[${i}]`, ctx.config.truncateLongValues) };
       });
       validateBatchLimits(metrics.length, params.length, tags.length);
       validateNoDuplicateParamKeys(params);
-      for (const t of tags) if (t.key === runs.RUN_NAME_TAG) checkRunName(t.value);
-      await runs.logBatch(ctx.db, ctx.project.id, runId, { metrics, params, tags });
+      for (const t of tags) if (t.key === runs.RUN_NAME_TAG) validateRunName(t.value);
+      await logBatch(ctx.db, ctx.project.id, runId, { metrics, params, tags });
       return {};
     }),
 
@@ -173,8 +167,8 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const runId = requireRunId(input);
       if (!input.key) throw missingParam('key');
-      const value = validateTag(input.key, input.value ?? '');
-      if (input.key === runs.RUN_NAME_TAG) checkRunName(value);
+      const value = validateTag(input.key, input.value ?? '', '', ctx.config.truncateLongValues);
+      if (input.key === runs.RUN_NAME_TAG) validateRunName(value);
       await runs.setTag(ctx.db, ctx.project.id, runId, input.key, value);
       return {};
     }),
@@ -246,12 +240,12 @@ export const runsRouter = router({
       validateRunId(runId);
       const inputs = (input.datasets ?? []).map((d) => {
         const tags = d.tags ?? [];
-        validateDatasetInput(d.dataset as runs.DatasetIn, tags as { key: string; value: string }[]);
-        const ds = d.dataset as runs.DatasetIn;
-        checkDatasetColumns(ds);
+        validateDatasetInput(d.dataset as DatasetIn, tags as { key: string; value: string }[]);
+        const ds = d.dataset as DatasetIn;
+        validateDatasetColumns(ds);
         return { dataset: ds, tags: tags as { key: string; value: string }[] };
       });
-      await runs.logInputs(ctx.db, ctx.project.id, runId, inputs);
+      await logInputs(ctx.db, ctx.project.id, runId, inputs);
       return {};
     }),
 
@@ -263,7 +257,7 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const runId = requireRunId(input);
       if (!input.model_json) throw missingParam('model_json');
-      await runs.appendLoggedModel(ctx.db, ctx.project.id, runId, modelHistoryEntry(input.model_json));
+      await appendLoggedModel(ctx.db, ctx.project.id, runId, input.model_json);
       return {};
     }),
 
@@ -284,66 +278,3 @@ export const runsRouter = router({
       return {};
     }),
 });
-
-/**
- * Dataset columns MLflow does not validate but its (and our) schema bounds: source_type is VARCHAR(36), and schema
- * and profile are MEDIUMTEXT on MySQL (16 MiB of bytes, whatever the character count).
- */
-function checkDatasetColumns(ds: runs.DatasetIn): void {
-  if ([...ds.source_type].length > 36) throw invalidParam("'source_type' exceeds the maximum length of 36 characters");
-  for (const field of ['source', 'schema', 'profile'] as const) {
-    const v = ds[field];
-    if (v !== undefined && Buffer.byteLength(v, 'utf8') > 16777215) {
-      throw invalidParam(`'${field}' exceeds the maximum size of 16777215 bytes`);
-    }
-  }
-}
-
-const MODEL_FIELDS = ['artifact_path', 'flavors', 'utc_time_created', 'run_id'] as const;
-
-/**
- * What MLflow records for a logged model (`Model.from_dict(model).get_tags_dict()`): run_id, artifact_path,
- * utc_time_created, model_uuid and the flavors without their "config", in that order. The request must carry
- * the four fields MLflow's handler requires.
- */
-function modelHistoryEntry(modelJson: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(modelJson);
-  } catch {
-    throw invalidParam(`Malformed model info. \n ${modelJson} \n is not a valid JSON.`);
-  }
-  const model = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  const missing = MODEL_FIELDS.filter((k) => !(k in model));
-  if (missing.length) throw invalidParam(`Model json is missing mandatory fields: {${missing.map((k) => `'${k}'`).join(', ')}}`);
-  const flavors = model.flavors ?? {};
-  if (typeof flavors !== 'object' || Array.isArray(flavors)) throw invalidParam("Model json field 'flavors' must be a JSON object.");
-  const entry: Record<string, unknown> = {};
-  if (model.run_id != null) entry.run_id = model.run_id;
-  if (model.artifact_path != null) entry.artifact_path = model.artifact_path;
-  entry.utc_time_created = model.utc_time_created ? pyStr(model.utc_time_created) : utcNow();
-  entry.model_uuid = model.model_uuid ?? null;
-  entry.flavors = Object.fromEntries(
-    Object.entries(flavors as Record<string, unknown>).map(([name, config]) => [
-      name,
-      config !== null && typeof config === 'object' && !Array.isArray(config)
-        ? Object.fromEntries(Object.entries(config as Record<string, unknown>).filter(([k]) => k !== 'config'))
-        : config,
-    ]),
-  );
-  return entry;
-}
-
-/** Python's `str()` of a JSON value, as `Model.__init__` applies it to utc_time_created. */
-function pyStr(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (typeof v === 'number' && Number.isInteger(v)) return String(v);
-  return JSON.stringify(v);
-}
-
-/** Python's `str(datetime.utcnow())`: "2024-04-05 19:21:18.901000". */
-function utcNow(): string {
-  const iso = new Date().toISOString(); // 2024-04-05T19:21:18.901Z
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
-}

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { INT64_MAX, INT64_MIN, NON_FINITE, toInt64, type Int64 } from '../core/codecs.ts';
+import { LIFECYCLE_STAGES, RUN_STATUSES, VIEW_TYPES } from '../core/entities.ts';
+import type { Experiment, Metric, Run, RunInfo } from '../core/entities.ts';
 
 /**
  * Field types of the MLflow wire, shared by every procedure.
@@ -8,16 +11,6 @@ import { z } from 'zod';
  * - unknown fields are dropped (zod objects strip by default).
  */
 
-export type Int64 = number | bigint;
-
-export function toInt64(v: number | string | bigint): Int64 {
-  if (typeof v === 'number') return v;
-  const b = BigInt(v);
-  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 export const int64 = z
   .union([z.number().int(), z.string().regex(/^\s*-?\d+(\.0*)?\s*$/), z.bigint()])
@@ -45,8 +38,6 @@ export const int32 = z
   .union([z.number().int(), z.string().regex(/^\s*-?\d+\s*$/)])
   .transform((v) => (typeof v === 'number' ? v : Number(v.trim())))
   .pipe(z.number().int().min(-2147483648).max(2147483647));
-
-export const NON_FINITE = ['NaN', 'Infinity', '-Infinity'] as const;
 
 export const double = z.union([z.number(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
@@ -77,8 +68,6 @@ export const bool = z.union([
     .transform((s) => s === 'true'),
 ]);
 
-export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
 /** RunStatus by name or by its proto number. */
 export const runStatus = z.union([
   z.enum(RUN_STATUSES),
@@ -92,8 +81,6 @@ export const runStatus = z.union([
   }),
 ]);
 
-export const VIEW_TYPES = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'] as const;
-export type ViewType = (typeof VIEW_TYPES)[number];
 export const viewType = z.union([
   z.enum(VIEW_TYPES),
   z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform((v, ctx) => {
@@ -116,12 +103,11 @@ export const experimentOut = z.object({
   experiment_id: z.string(),
   name: z.string(),
   artifact_location: z.string(),
-  lifecycle_stage: z.enum(['active', 'deleted']),
+  lifecycle_stage: z.enum(LIFECYCLE_STAGES),
   last_update_time: int64Out,
   creation_time: int64Out,
   tags: z.array(keyValue).optional(),
 });
-export type ExperimentOut = z.infer<typeof experimentOut>;
 
 export const metricOut = z.object({
   key: z.string(),
@@ -129,7 +115,6 @@ export const metricOut = z.object({
   timestamp: int64Out,
   step: int64Out,
 });
-export type MetricOut = z.infer<typeof metricOut>;
 
 export const runInfoOut = z.object({
   run_id: z.string(),
@@ -141,9 +126,8 @@ export const runInfoOut = z.object({
   start_time: int64Out,
   end_time: int64Out.optional(),
   artifact_uri: z.string(),
-  lifecycle_stage: z.enum(['active', 'deleted']),
+  lifecycle_stage: z.enum(LIFECYCLE_STAGES),
 });
-export type RunInfoOut = z.infer<typeof runInfoOut>;
 
 export const datasetOut = z.object({
   name: z.string(),
@@ -166,7 +150,6 @@ export const runOut = z.object({
   }),
   outputs: z.object({}),
 });
-export type RunOut = z.infer<typeof runOut>;
 
 /**
  * A boolean GET query parameter: 'true'/'false' (any case) on REST, and also a JSON boolean from the typed client.
@@ -176,3 +159,12 @@ export const queryBool = z.preprocess(
   (v) => (typeof v === 'boolean' ? String(v) : typeof v === 'string' ? v.toLowerCase() : v),
   z.enum(['true', 'false']).transform((s) => s === 'true'),
 );
+
+// The wire schemas above and the entities the repositories return (core/entities.ts) must agree: each pair is
+// checked both ways at compile time, so a field added to one and not the other fails `npm run typecheck`.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const agree = <T extends true>(..._: T[]) => undefined;
+agree<Same<z.output<typeof experimentOut>, Experiment>>();
+agree<Same<z.output<typeof metricOut>, Metric>>();
+agree<Same<z.output<typeof runInfoOut>, RunInfo>>();
+agree<Same<z.output<typeof runOut>, Run>>();

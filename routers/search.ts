@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { readProcedure } from './trpc.ts';
 import { experimentOut, idString, int32, int64, runOut, viewType } from './schemas.ts';
-import { validateMaxResults } from './validation.ts';
+import { validateMaxResults } from '../core/validation.ts';
 import { searchExperiments, searchRuns } from '../db/search/index.ts';
 import { experimentInternalIds, getExperimentRowsByIds, toExperimentsOut } from '../db/experiments.ts';
-import { loadRuns } from '../db/runs.ts';
+import { loadRuns } from '../db/run-view.ts';
 import { chunk } from '../db/tx.ts';
 
 /** MLflow's SearchRuns: filter and order in SQL, keyset pages, full runs for the page in a fixed number of queries. */

@@ -1,32 +1,26 @@
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { MlflowError } from '../server/errors.ts';
-import { ACCESS, type RequestContext } from '../server/context.ts';
-import { int64Transformer } from './transformer.ts';
+import { MlflowError } from '../core/errors.ts';
+import { toMlflowError } from '../core/error-map.ts';
+import { ACCESS, type RequestContext } from './context.ts';
+import { int64Transformer } from '../core/transformer.ts';
 
 const t = initTRPC
   .context<RequestContext>()
   .meta<OpenApiMeta>()
   .create({
     transformer: int64Transformer,
-    errorFormatter({ shape, error }) {
-      const mlflow =
-        error instanceof MlflowError
-          ? error.toJSON()
-          : error.code === 'BAD_REQUEST'
-            ? { error_code: 'INVALID_PARAMETER_VALUE', message: error.message }
-            : error.code === 'INTERNAL_SERVER_ERROR'
-              ? { error_code: 'INTERNAL_ERROR', message: 'Internal error' }
-              : { error_code: error.code, message: error.message };
-      const message = error.code === 'INTERNAL_SERVER_ERROR' && !(error instanceof MlflowError) ? 'Internal error' : shape.message;
-      return { ...shape, message, data: { ...shape.data, stack: undefined, mlflow } };
+    // The typed client gets MLflow's {error_code, message} in `data.mlflow`, mapped by the same function the REST
+    // facade uses; anything unmapped is an internal error whose text stays on the server.
+    errorFormatter({ shape, error, input }) {
+      const mapped = toMlflowError(error, input);
+      const mlflow = mapped ? mapped.toJSON() : { error_code: 'INTERNAL_ERROR', message: 'Internal error' };
+      return { ...shape, message: mlflow.message, data: { ...shape.data, stack: undefined, mlflow } };
     },
   });
 
 export const router = t.router;
-export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure;
 
 /** A user with a valid token. */
 export const authedProcedure = t.procedure.use(({ ctx, next }) => {
@@ -67,5 +61,3 @@ export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
   if (!ctx.scopes.includes('api')) throw new MlflowError('PERMISSION_DENIED', 'Needs a token with the api scope.');
   return next({ ctx });
 });
-
-export type ProjectCtx = RequestContext & { project: NonNullable<RequestContext['project']>; user: NonNullable<RequestContext['user']> };

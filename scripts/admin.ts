@@ -1,11 +1,11 @@
 // The admin CLI: npm run admin -- <command> [options]. Runs directly against the configured database.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../server/config.ts';
+import { loadConfig } from '../core/config.ts';
 import { createDb, migrateLatest, type Db } from '../db/knex.ts';
 import { createUser, getUserByUsername, listUsers } from '../db/users.ts';
 import { createProject, getProject, getProjectByPath, listMembers, listProjects, removeMember, setMember } from '../db/projects.ts';
 import { createToken, listTokens, revokeToken, SCOPES, type Scope } from '../db/tokens.ts';
-import { ACCESS, type RoleName } from '../server/context.ts';
+import { ACCESS, type RoleName } from '../routers/context.ts';
 import { PROJECT_PATH_RE, USERNAME_RE } from '../routers/admin.ts';
 
 const HELP = `mltrack admin CLI

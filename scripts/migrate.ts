@@ -1,5 +1,5 @@
 // npm run migrate: brings the database of DATABASE_URL (or the SQLite file in DATA_DIR) to the latest schema.
-import { loadConfig } from '../server/config.ts';
+import { loadConfig } from '../core/config.ts';
 import { createDb } from '../db/knex.ts';
 
 const config = loadConfig();

@@ -3,15 +3,15 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { appRouter, createCaller } from '../routers/index.ts';
 import type { Db } from '../db/knex.ts';
-import type { Config } from './config.ts';
-import type { RequestContext } from './context.ts';
+import type { Config } from '../core/config.ts';
+import type { RequestContext } from '../routers/context.ts';
 import { authenticate } from './auth.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError } from './rest.ts';
-import { LocalArtifactStore } from './artifacts/local-store.ts';
+import { LocalArtifactStore } from '../artifacts/local-store.ts';
 import { artifactsProxy } from './artifacts/routes.ts';
-import { MlflowError } from './errors.ts';
-import { toMlflowError } from './error-map.ts';
+import { MlflowError } from '../core/errors.ts';
+import { toMlflowError } from '../core/error-map.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { VERSION } from './version.ts';
 

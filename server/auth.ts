@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { authenticateToken } from '../db/tokens.ts';
-import { MlflowError } from './errors.ts';
-import type { RequestContext } from './context.ts';
+import { MlflowError } from '../core/errors.ts';
+import type { RequestContext } from '../routers/context.ts';
 
 /** The token of a request: `Authorization: Bearer`, Basic auth with the token as password, `PRIVATE-TOKEN`, or `?private_token=`. */
 export function readToken(req: Request): string | undefined {

@@ -1,4 +1,4 @@
-import { loadConfig } from './config.ts';
+import { loadConfig } from '../core/config.ts';
 import { createDb, migrateLatest } from '../db/knex.ts';
 import { createApp } from './app.ts';
 import { bootstrap } from './bootstrap.ts';

@@ -1,10 +1,10 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { MlflowError } from './errors.ts';
-import { toMlflowError } from './error-map.ts';
+import { MlflowError } from '../core/errors.ts';
+import { toMlflowError } from '../core/error-map.ts';
 import { parseJson, stringifyJson } from './json.ts';
-import type { RequestContext } from './context.ts';
+import type { RequestContext } from '../routers/context.ts';
 
 /** 20 MB: a 1000-metric batch is about 100 kB, and 100 params × 6000 chars + 100 tags × 8000 chars stays below. */
 export const JSON_LIMIT = '20mb';

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MlflowError } from '../server/errors.ts';
-import { LocalArtifactStore } from '../server/artifacts/local-store.ts';
-import { joinInside, safeRelativePath, validateScope } from '../server/artifacts/paths.ts';
+import { MlflowError } from '../core/errors.ts';
+import { LocalArtifactStore } from '../artifacts/local-store.ts';
+import { joinInside, safeRelativePath, validateScope } from '../artifacts/paths.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Layout per test: <tmp>/store (the store root) and a sibling <tmp>/outside with a secret file.

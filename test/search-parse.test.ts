@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MlflowError } from '../server/errors.ts';
+import { MlflowError } from '../core/errors.ts';
 import {
   parseExperimentFilter,
   parseExperimentOrderBy,

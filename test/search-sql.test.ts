@@ -13,7 +13,7 @@ import { createDb, isMysql, migrateLatest } from '../db/knex.ts';
 import { searchRuns, type SearchRunsQuery } from '../db/search/runs.ts';
 import { searchExperiments, type SearchExperimentsQuery } from '../db/search/experiments.ts';
 import { parseRunOrderBy, type RunOrderBy } from '../db/search/parse.ts';
-import { MlflowError } from '../server/errors.ts';
+import { MlflowError } from '../core/errors.ts';
 
 const MYSQL_URL = process.env.MLTRACK_TEST_MYSQL_URL;
 const MAX = 1.7976931348623157e308;

@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MlflowError } from '../server/errors.ts';
+import { describe, expect, it } from 'vitest';
+import { MlflowError } from '../core/errors.ts';
 import {
   LIMITS,
-  pyLen,
   validateArtifactLocation,
   validateBatchLimits,
   validateDatasetInput,
@@ -18,7 +17,8 @@ import {
   validateRunId,
   validateTag,
   validateTagName,
-} from '../routers/validation.ts';
+} from '../core/validation.ts';
+import { pyLen } from '../core/python.ts';
 
 /** Runs fn and returns the MlflowError message it throws (fails the test if it doesn't throw one). */
 function errorOf(fn: () => unknown): string {
@@ -172,10 +172,6 @@ describe('validateMetric', () => {
 });
 
 describe('validateParam / validateTag', () => {
-  afterEach(() => {
-    delete process.env.MLFLOW_TRUNCATE_LONG_VALUES;
-  });
-
   it('returns the value unchanged when within limits (6000 / 8000 code points)', () => {
     const p = EMOJI.repeat(6000); // 12000 UTF-16 units, 6000 code points
     expect(validateParam('k', p)).toBe(p);
@@ -191,12 +187,11 @@ describe('validateParam / validateTag', () => {
     expect(validateTag('k', `${'y'.repeat(7999)}${EMOJI}${EMOJI}`)).toBe(`${'y'.repeat(7999)}${EMOJI}`);
   });
 
-  it('errors instead of truncating when MLFLOW_TRUNCATE_LONG_VALUES=false', () => {
-    process.env.MLFLOW_TRUNCATE_LONG_VALUES = 'false';
-    expect(errorOf(() => validateParam('k', 'x'.repeat(6001)))).toBe(
+  it('errors instead of truncating when MLFLOW_TRUNCATE_LONG_VALUES=false (truncate = false)', () => {
+    expect(errorOf(() => validateParam('k', 'x'.repeat(6001), '', false))).toBe(
       "'Param value' exceeds the maximum length of 6000 characters",
     );
-    expect(errorOf(() => validateTag('k', 'x'.repeat(8001), 'tags[2]'))).toBe(
+    expect(errorOf(() => validateTag('k', 'x'.repeat(8001), 'tags[2]', false))).toBe(
       "'tags[2].value' exceeds the maximum length of 8000 characters",
     );
   });

@@ -6,14 +6,14 @@
  * when more rows exist (limit + 1 probe), as MLflow does for experiments.
  */
 import type { Knex } from 'knex';
+import { isMysql } from '../knex.ts';
 import { parseExperimentFilter, parseExperimentOrderBy, type ExperimentClause, type ExperimentOrderKey } from './parse.ts';
-import { lifecycleStages, type ViewType } from './runs.ts';
+import { lifecycleStages, type ViewType } from '../../core/entities.ts';
 import {
   and,
   decodePageToken,
   encodePageToken,
   intOrDouble,
-  isMysqlDb,
   joinFrags,
   orderByKeys,
   raw,
@@ -67,7 +67,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
     throw new Error(`searchExperiments: maxResults must be 1..50000 (validated by the caller), got ${q.maxResults}`);
   }
   if (!Number.isSafeInteger(q.projectId)) throw new Error(`searchExperiments: bad project id ${q.projectId}`);
-  const mysql = isMysqlDb(db);
+  const mysql = isMysql(db);
   const clauses = parseExperimentFilter(q.filter);
   const orderBy = parseExperimentOrderBy(q.orderBy && q.orderBy.length > 0 ? q.orderBy : DEFAULT_ORDER);
   const terms: SortTerm[] = [];

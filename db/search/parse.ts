@@ -13,7 +13,7 @@
  *   order_by   := identifier [ ASC | DESC ]
  * Inside quotes a doubled quote character stands for itself ('it''s'); backslashes are literal.
  */
-import { invalidParam } from '../../server/errors.ts';
+import { invalidParam } from '../../core/errors.ts';
 
 // ---------------------------------------------------------------------------------------------
 // AST

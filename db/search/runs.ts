@@ -16,6 +16,9 @@
  * runs.name; dataset clauses match when any of the run's dataset inputs matches.
  */
 import type { Knex } from 'knex';
+import { lifecycleStages, type ViewType } from '../../core/entities.ts';
+import { int64Text } from '../../core/codecs.ts';
+import { isMysql } from '../knex.ts';
 import { parseRunFilter, parseRunOrderBy, type RunAttribute, type RunClause, type RunOrderBy } from './parse.ts';
 import {
   and,
@@ -23,7 +26,6 @@ import {
   dbl,
   encodePageToken,
   intOrDouble,
-  isMysqlDb,
   joinFrags,
   orderByKeys,
   raw,
@@ -37,12 +39,10 @@ import {
   strCmp,
   strEq,
   type Frag,
-  int64Text,
   type SortTerm,
   type SortValue,
 } from './sql.ts';
 
-export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
 
 export interface SearchRunsQuery {
   /** Internal experiments.id values, already access-checked. */
@@ -73,18 +73,6 @@ const ATTRIBUTE_COLUMNS: Record<RunAttribute, string> = {
 
 const DATASET_CONTEXT_TAG = 'mlflow.data.context';
 
-export function lifecycleStages(viewType: ViewType): string[] {
-  switch (viewType) {
-    case 'ACTIVE_ONLY':
-      return ['active'];
-    case 'DELETED_ONLY':
-      return ['deleted'];
-    case 'ALL':
-      return ['active', 'deleted'];
-    default:
-      throw new Error(`unknown view type ${String(viewType)}`);
-  }
-}
 
 function filterFrag(mysql: boolean, c: RunClause): Frag {
   switch (c.kind) {
@@ -213,7 +201,7 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
   if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > 50000) {
     throw new Error(`searchRuns: maxResults must be 1..50000 (validated by the caller), got ${q.maxResults}`);
   }
-  const mysql = isMysqlDb(db);
+  const mysql = isMysql(db);
   // Parse everything (and validate the token) before deciding there is nothing to search.
   const clauses = parseRunFilter(q.filter);
   const orderBy = parseRunOrderBy(q.orderBy);

@@ -18,8 +18,9 @@
  *   written as an approximate-value literal (1.5e+0), which MariaDB parses as a DOUBLE.
  */
 import type { Knex } from 'knex';
-import { invalidParam } from '../../server/errors.ts';
+import { invalidParam } from '../../core/errors.ts';
 import { isMysql } from '../knex.ts';
+import { DOUBLE_MAX, int64Text } from '../../core/codecs.ts';
 import type { NumberLiteral } from './parse.ts';
 
 export interface Frag {
@@ -62,16 +63,13 @@ const paren = (f: Frag): Frag => ({ sql: `(${f.sql})`, bindings: f.bindings });
 /** Runs a SELECT built from fragments and returns its rows on either driver. */
 export async function selectRows<T>(db: Knex, q: Frag): Promise<T[]> {
   const res: unknown = await db.raw(q.sql, q.bindings as Knex.RawBinding[]);
-  if (isMysqlDb(db)) return (res as [T[], unknown])[0];
+  if (isMysql(db)) return (res as [T[], unknown])[0];
   return res as T[];
 }
 
-export const isMysqlDb = isMysql;
 
 // ---------------------------------------------------------------------------------------------
 // Literals and comparisons
-
-export const DOUBLE_MAX = 1.7976931348623157e308;
 
 /** A double value, exact on both databases; ±Infinity is clamped the way metrics are stored. */
 export function dbl(mysql: boolean, value: number): Frag {
@@ -79,16 +77,6 @@ export function dbl(mysql: boolean, value: number): Frag {
   const v = value === Infinity ? DOUBLE_MAX : value === -Infinity ? -DOUBLE_MAX : value;
   if (!mysql) return bind(v);
   return raw(v.toExponential()); // e.g. 3.0000000000000004e-1: an approximate-value (DOUBLE) literal
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-/** Integer text that fits int64, or null. */
-export function int64Text(text: string): string | null {
-  if (!/^-?\d{1,19}$/.test(text)) return null;
-  const b = BigInt(text);
-  return b >= INT64_MIN && b <= INT64_MAX ? b.toString() : null;
 }
 
 /** A numeric literal from a filter compared with an int64 column: exact when it is an integer. */

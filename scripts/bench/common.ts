@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import mysql from 'mysql2/promise';
 import { createDb, migrateLatest, type Db } from '../../db/knex.ts';
 import { createApp } from '../../server/app.ts';
-import { loadConfig } from '../../server/config.ts';
+import { loadConfig } from '../../core/config.ts';
 import { bootstrap } from '../../server/bootstrap.ts';
 
 export interface BenchTarget {

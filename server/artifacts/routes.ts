@@ -20,10 +20,10 @@
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { MlflowError } from '../errors.ts';
-import { toMlflowError } from '../error-map.ts';
+import { MlflowError } from '../../core/errors.ts';
+import { toMlflowError } from '../../core/error-map.ts';
 import { sendJson } from '../rest.ts';
-import { invalidPath, safeRelativePath } from './paths.ts';
+import { invalidPath, safeRelativePath } from '../../artifacts/paths.ts';
 import { proxyAccess } from '../../routers/artifacts.ts';
 
 const MIME: Record<string, string> = {

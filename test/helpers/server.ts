@@ -2,12 +2,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import supertest from 'supertest';
 import { createApp } from '../../server/app.ts';
-import { loadConfig } from '../../server/config.ts';
+import { loadConfig } from '../../core/config.ts';
 import { bootstrap } from '../../server/bootstrap.ts';
 import { createUser } from '../../db/users.ts';
 import { createProject, setMember } from '../../db/projects.ts';
 import { createToken } from '../../db/tokens.ts';
-import { ACCESS } from '../../server/context.ts';
+import { ACCESS } from '../../routers/context.ts';
 import { freshDb, type DbKind, type TestDb } from './db.ts';
 
 export interface TestServer {

@@ -1,6 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { MlflowError } from './errors.ts';
-import { missingParam } from '../routers/errors.ts';
+import { MlflowError, missingParam } from './errors.ts';
 
 interface Issue {
   path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;

@@ -18,6 +18,8 @@ export interface Config {
   maxArtifactBytes: number;
   /** One line per request on stdout (MLTRACK_ACCESS_LOG=0 turns it off). */
   accessLog: boolean;
+  /** MLflow's MLFLOW_TRUNCATE_LONG_VALUES: over-long param (6000) and tag (8000) values are truncated, not refused. */
+  truncateLongValues: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -33,5 +35,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     artifactsDir: path.resolve(env.ARTIFACTS_DIR || path.join(dataDir, 'artifacts')),
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES ? Number(env.MAX_ARTIFACT_BYTES) : 5 * 1024 * 1024 * 1024,
     accessLog: !['0', 'false', 'off'].includes((env.MLTRACK_ACCESS_LOG ?? '1').toLowerCase()),
+    truncateLongValues: !['0', 'false'].includes((env.MLFLOW_TRUNCATE_LONG_VALUES ?? 'true').toLowerCase()),
   };
 }

@@ -64,3 +64,6 @@ export class MlflowError extends TRPCError {
 export const invalidParam = (message: string) => new MlflowError('INVALID_PARAMETER_VALUE', message);
 export const notFound = (message: string) => new MlflowError('RESOURCE_DOES_NOT_EXIST', message);
 export const alreadyExists = (message: string) => new MlflowError('RESOURCE_ALREADY_EXISTS', message);
+/** MLflow's message for a required parameter that is absent or empty. */
+export const missingParam = (name: string) =>
+  invalidParam(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);

@@ -7,8 +7,8 @@
  * (`json.dumps` with ensure_ascii, `repr`, `str(float)`), so they match a real server byte for byte.
  * The happy path of the per-item checks allocates nothing: precompiled regexes and length comparisons only.
  */
-import { invalidParam } from '../server/errors.ts';
-import { pyJsonString } from '../server/pyjson.ts';
+import { invalidParam, missingParam } from './errors.ts';
+import { decodeQuery, normpath, pyFloat, pyJson, pyRepr, pySlice, pyStr, tooLong } from './python.ts';
 
 export const LIMITS = {
   MAX_ENTITY_KEY_LENGTH: 250,
@@ -28,6 +28,11 @@ export const LIMITS = {
   MAX_INPUT_TAG_KEY_SIZE: 255,
   MAX_INPUT_TAG_VALUE_SIZE: 500,
   MAX_ARTIFACT_LOCATION_LENGTH: 2048,
+  MAX_USER_ID_LENGTH: 256,
+  MAX_DATASET_SOURCE_TYPE_LENGTH: 36,
+  MAX_MEDIUMTEXT_BYTES: 16777215,
+  MAX_LOGGED_MODEL_NAME_LENGTH: 500,
+  MAX_MODEL_TYPE_LENGTH: 500,
   SEARCH_MAX_RESULTS_DEFAULT: 1000,
   SEARCH_MAX_RESULTS_THRESHOLD: 50000,
 } as const;
@@ -53,124 +58,6 @@ const BAD_CHARACTER_MESSAGE =
   'Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).';
 
 // ---------------------------------------------------------------------------------------------------------------
-// Python renderings used inside messages (cold path only).
-
-/** Python `len()`: code points; a surrogate pair is one character, a lone surrogate is one too. */
-export function pyLen(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length - 1; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
-}
-
-/** `len(s) > limit` without counting when the UTF-16 length already settles it. */
-function tooLong(s: string, limit: number): boolean {
-  return s.length > limit && pyLen(s) > limit;
-}
-
-/** Python `s[:limit]` in code points. */
-function pySlice(s: string, limit: number): string {
-  let i = 0;
-  for (let count = 0; count < limit && i < s.length; count++) {
-    const c = s.charCodeAt(i);
-    const d = s.charCodeAt(i + 1);
-    i += c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
-  }
-  return s.slice(0, i);
-}
-
-const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
-
-
-const NON_PRINTABLE = /[\p{C}\p{Z}]/u;
-
-/** Python `repr(s)` for a str: quote choice, backslash escapes, non-printables as \xNN / \uNNNN / \UNNNNNNNN. */
-function pyRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (ch === quote || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) {
-      out += cp < 0x100 ? '\\x' + hex(cp, 2) : cp < 0x10000 ? '\\u' + hex(cp, 4) : '\\U' + hex(cp, 8);
-    } else out += ch;
-  }
-  return out + quote;
-}
-
-/** Python `str(float)`: shortest round-trip digits, exponent form below 1e-4 or from 1e16, else at least ".0". */
-function pyFloat(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
-  const exp = Number(expText);
-  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const sign = x < 0 ? '-' : '';
-  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
-  const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-  return `${sign}${intPart}.${digits.slice(exp + 1) || '0'}`;
-}
-
-/** Python `str(int)` for an int64 held as number or bigint. */
-function pyInt(x: number | bigint): string {
-  return typeof x === 'number' && Number.isInteger(x) ? BigInt(x).toString() : String(x);
-}
-
-/** Python `str(v)` for JSON-ish values (used where MLflow formats an arbitrary request value with `{}`). */
-function pyStr(v: unknown, nested = false): string {
-  if (v === null || v === undefined) return 'None';
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) ? pyInt(v) : pyFloat(v);
-  if (typeof v === 'string') return nested ? pyRepr(v) : v;
-  if (Array.isArray(v)) return '[' + v.map((x) => pyStr(x, true)).join(', ') + ']';
-  if (typeof v === 'object') {
-    return '{' + Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyStr(x, true)}`).join(', ') + '}';
-  }
-  return String(v);
-}
-
-/** Python `json.dumps(value, sort_keys=True, separators=(",", ":"))` for the scalars MLflow passes. */
-function pyJson(v: unknown): string {
-  if (typeof v === 'string') return pyJsonString(v);
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') {
-    if (Number.isNaN(v)) return 'NaN';
-    if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
-    return Number.isInteger(v) ? pyInt(v) : pyFloat(v);
-  }
-  return pyStr(v);
-}
-
-/** `posixpath.normpath`. */
-function normpath(p: string): string {
-  if (p === '') return '.';
-  const lead = p.startsWith('/') ? (p.startsWith('//') && !p.startsWith('///') ? '//' : '/') : '';
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part !== '..' || (!lead && out.length === 0) || out[out.length - 1] === '..') out.push(part);
-    else if (out.length > 0) out.pop();
-  }
-  return lead + out.join('/') || '.';
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // MLflow's message builders.
 
 /** `invalid_value(path, value, message)` */
@@ -188,19 +75,13 @@ const badPathMessage = (name: string) =>
   'Names may be treated as files in certain cases, and must not resolve to other names when treated as such. ' +
   `This name would resolve to ${pyRepr(normpath(name))}`;
 
-/** Whether over-long param/tag values are truncated (MLflow's MLFLOW_TRUNCATE_LONG_VALUES, default true). */
-function truncateLongValues(): boolean {
-  const v = process.env.MLFLOW_TRUNCATE_LONG_VALUES?.toLowerCase();
-  return !(v === 'false' || v === '0');
-}
-
 /**
  * `_validate_length_limit`: returns the value, truncated when allowed, else throws. The entity named in the
  * message is `prefix.entity` (or `entity`), built only on error.
  */
 function lengthLimit(prefix: string, entity: string, limit: number, value: string, truncate = false): string {
   if (!tooLong(value, limit)) return value;
-  if (truncate && truncateLongValues()) return pySlice(value, limit);
+  if (truncate) return pySlice(value, limit);
   throw invalidParam(exceedsMaximumLength(joinPath(prefix, entity), limit));
 }
 
@@ -293,20 +174,21 @@ export function validateMetric(
  * `_validate_param`: name → key length (error, "Param key") → value length (truncated to 6000 by default,
  * "Param value"). Returns the value to store. `path` is the item prefix ("" or "params[i]").
  */
-export function validateParam(key: string, value: string, path = ''): string {
+export function validateParam(key: string, value: string, path = '', truncate = true): string {
   checkName('param', key, path, 'key');
   lengthLimit('', 'Param key', LIMITS.MAX_ENTITY_KEY_LENGTH, key);
-  return lengthLimit('', 'Param value', LIMITS.MAX_PARAM_VAL_LENGTH, value, true);
+  return lengthLimit('', 'Param value', LIMITS.MAX_PARAM_VAL_LENGTH, value, truncate);
 }
 
 /**
  * `_validate_tag` (run tags): name → key length (error) → value length (truncated to 8000 by default).
  * Returns the value to store. `path` is the item prefix ("" or "tags[i]"); messages name "key"/"tags[i].key".
+ * `truncate` is the server's `truncateLongValues` setting (MLFLOW_TRUNCATE_LONG_VALUES).
  */
-export function validateTag(key: string, value: string, path = ''): string {
+export function validateTag(key: string, value: string, path = '', truncate = true): string {
   checkName('tag', key, path, 'key');
   lengthLimit(path, 'key', LIMITS.MAX_ENTITY_KEY_LENGTH, key);
-  return lengthLimit(path, 'value', LIMITS.MAX_TAG_VAL_LENGTH, value, true);
+  return lengthLimit(path, 'value', LIMITS.MAX_TAG_VAL_LENGTH, value, truncate);
 }
 
 /** `_validate_experiment_tag`: tag name rules, key ≤ 250, value ≤ 5000; never truncates. */
@@ -336,19 +218,6 @@ const USES_PARAMS = new Set([
   'sftp', 'tel',
 ]);
 const SCHEME_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
-
-/** `urllib.parse.unquote` repeated until stable (MLflow's `_decode`, at most 10 rounds); bad UTF-8 → U+FFFD. */
-function decodeQuery(q: string): string {
-  const utf8 = new TextDecoder();
-  for (let i = 0; i < 10; i++) {
-    const next = q.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) =>
-      utf8.decode(Uint8Array.from(run.slice(1).split('%'), (h) => parseInt(h, 16))),
-    );
-    if (next === q) break;
-    q = next;
-  }
-  return q;
-}
 
 /**
  * Experiment `artifact_location`, in MLflow's order: `urlparse` fragment or `;params` (handler) → `..` in the
@@ -477,5 +346,65 @@ export function validateMaxResults(n: number, max: number = LIMITS.SEARCH_MAX_RE
   }
   if (n > max) {
     throw invalidParam(`Invalid value ${pyStr(n)} for parameter 'max_results' supplied. It must be at most ${max}`);
+  }
+}
+
+/** The run id of a request: MLflow accepts `run_id`, and `run_uuid` from older clients. */
+export function requireRunId(input: { run_id?: string; run_uuid?: string }): string {
+  const id = input.run_id || input.run_uuid;
+  if (!id) throw missingParam('run_id');
+  return id;
+}
+
+/** The run name column holds 250 characters (MLflow's too); a longer name is a client error, never a 500. */
+export function validateRunName(name: string): void {
+  if (tooLong(name, LIMITS.MAX_ENTITY_KEY_LENGTH)) {
+    throw invalidParam(`Run name '${name}' exceeds the maximum length of ${LIMITS.MAX_ENTITY_KEY_LENGTH} characters.`);
+  }
+}
+
+/** The user_id column holds 256 characters, as MLflow's does; longer (from the request or the mlflow.user tag) is a 400. */
+export function validateUserId(userId: string): string {
+  if (tooLong(userId, LIMITS.MAX_USER_ID_LENGTH)) {
+    throw invalidParam(`'user_id' exceeds the maximum length of ${LIMITS.MAX_USER_ID_LENGTH} characters`);
+  }
+  return userId;
+}
+
+/**
+ * Dataset columns MLflow does not validate but its (and our) schema bounds: source_type is VARCHAR(36), and schema
+ * and profile are MEDIUMTEXT on MySQL (16 MiB of bytes, whatever the character count).
+ */
+export function validateDatasetColumns(ds: { source_type: string; source?: string; schema?: string; profile?: string }): void {
+  if (tooLong(ds.source_type, LIMITS.MAX_DATASET_SOURCE_TYPE_LENGTH)) {
+    throw invalidParam(`'source_type' exceeds the maximum length of ${LIMITS.MAX_DATASET_SOURCE_TYPE_LENGTH} characters`);
+  }
+  for (const field of ['source', 'schema', 'profile'] as const) {
+    const v = ds[field];
+    if (v !== undefined && Buffer.byteLength(v, 'utf8') > LIMITS.MAX_MEDIUMTEXT_BYTES) {
+      throw invalidParam(`'${field}' exceeds the maximum size of ${LIMITS.MAX_MEDIUMTEXT_BYTES} bytes`);
+    }
+  }
+}
+
+const BAD_NAME_CHARS = ['/', ':', '.', '%', '"', "'"];
+
+/** `_validate_logged_model_name`: non-empty, none of / : . % " ' ; and it must fit the column. */
+export function validateLoggedModelName(name: string): void {
+  if (!name || BAD_NAME_CHARS.some((c) => name.includes(c))) {
+    throw invalidParam(
+      `Invalid model name ('${name}') provided. Model name must be a non-empty string and cannot contain the ` +
+        `following characters: ('/', ':', '.', '%', '"', "'")`,
+    );
+  }
+  if (tooLong(name, LIMITS.MAX_LOGGED_MODEL_NAME_LENGTH)) {
+    throw invalidParam(`'name' exceeds the maximum length of ${LIMITS.MAX_LOGGED_MODEL_NAME_LENGTH} characters`);
+  }
+}
+
+/** A logged model's model_type fits its VARCHAR(500) column. */
+export function validateModelType(modelType: string): void {
+  if (tooLong(modelType, LIMITS.MAX_MODEL_TYPE_LENGTH)) {
+    throw invalidParam(`'model_type' exceeds the maximum length of ${LIMITS.MAX_MODEL_TYPE_LENGTH} characters`);
   }
 }

@@ -9,7 +9,7 @@
  * anything that still decodes further after a bounded number of rounds.
  */
 import path from 'node:path';
-import { MlflowError } from '../errors.ts';
+import { MlflowError } from '../core/errors.ts';
 
 /** Decoding rounds before a path that keeps changing is refused (MLflow uses 10 too). */
 const MAX_DECODE_ROUNDS = 10;

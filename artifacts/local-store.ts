@@ -17,7 +17,7 @@ import { constants as fsc, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { Transform, finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MlflowError, notFound } from '../errors.ts';
+import { MlflowError, notFound } from '../core/errors.ts';
 import { invalidPath, isInside, joinInside, safeRelativePath, validateScope } from './paths.ts';
 import type { ArtifactFileInfo, ArtifactStore } from './store.ts';
 
