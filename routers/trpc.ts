@@ -2,7 +2,8 @@ import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
-import { ACCESS, type RequestContext } from './context.ts';
+import { ACCESS } from '../core/accounts.ts';
+import type { RequestContext } from './context.ts';
 import { int64Transformer } from '../core/transformer.ts';
 
 const t = initTRPC

@@ -32,7 +32,7 @@ const code = (s: string) => '`' + s + '`';
 
 export function renderRouteIndex(): string {
   const files = new Map(sourceFiles('routers').map((f) => [f.split(path.sep).join('/'), fs.readFileSync(path.join(root, f), 'utf8')]));
-  const procedures = appRouter._def.procedures as Record<string, AnyTRPCProcedure>;
+  const procedures = appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>;
   const rest = restRoutes(appRouter)
     .map((r) => ({
       ...r,
