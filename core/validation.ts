@@ -7,7 +7,7 @@
  * (`json.dumps` with ensure_ascii, `repr`, `str(float)`), so they match a real server byte for byte.
  * The happy path of the per-item checks allocates nothing: precompiled regexes and length comparisons only.
  */
-import { invalidParam, missingParam } from './errors.ts';
+import { invalidParam } from './errors.ts';
 import { decodeQuery, normpath, pyFloat, pyJson, pyRepr, pySlice, pyStr, tooLong } from './python.ts';
 
 export const LIMITS = {
@@ -347,13 +347,6 @@ export function validateMaxResults(n: number, max: number = LIMITS.SEARCH_MAX_RE
   if (n > max) {
     throw invalidParam(`Invalid value ${pyStr(n)} for parameter 'max_results' supplied. It must be at most ${max}`);
   }
-}
-
-/** The run id of a request: MLflow accepts `run_id`, and `run_uuid` from older clients. */
-export function requireRunId(input: { run_id?: string; run_uuid?: string }): string {
-  const id = input.run_id || input.run_uuid;
-  if (!id) throw missingParam('run_id');
-  return id;
 }
 
 /** The run name column holds 250 characters (MLflow's too); a longer name is a client error, never a 500. */

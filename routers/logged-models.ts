@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn, queryBool } from './schemas.ts';
-import { invalidParam, missingParam } from '../core/errors.ts';
+import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn, queryBool, requiredId } from './schemas.ts';
+import { invalidParam } from '../core/errors.ts';
 import { fileInfoOut } from './artifacts.ts';
 import { validateLoggedModelName, validateModelType, validateParam, validateRunId, validateTag } from '../core/validation.ts';
 import { safeRelativePath } from '../artifacts/paths.ts';
@@ -84,7 +84,7 @@ export const loggedModelsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/logged-models', tags: MLFLOW, summary: 'CreateLoggedModel' } })
     .input(
       z.object({
-        experiment_id: idString.optional(),
+        experiment_id: requiredId,
         name: z.string().optional(),
         model_type: z.string().optional(),
         source_run_id: z.string().optional(),
@@ -94,7 +94,6 @@ export const loggedModelsRouter = router({
     )
     .output(z.object({ model: loggedModelOut }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
       if (input.name) validateLoggedModelName(input.name);
       if (input.model_type) validateModelType(input.model_type);
       if (input.source_run_id) validateRunId(input.source_run_id, 'source_run_id');
@@ -124,10 +123,9 @@ export const loggedModelsRouter = router({
 
   finalize: writeProcedure
     .meta({ openapi: { method: 'PATCH', path: '/logged-models/{model_id}', tags: MLFLOW, summary: 'FinalizeLoggedModel' } })
-    .input(z.object({ model_id: z.string(), status: loggedModelStatus.optional() }))
+    .input(z.object({ model_id: z.string(), status: loggedModelStatus }))
     .output(z.object({ model: loggedModelOut }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.status) throw missingParam('status');
       const row = await models.finalizeLoggedModel(ctx.db, ctx.project.id, input.model_id, input.status);
       return one(ctx, row);
     }),
@@ -150,7 +148,7 @@ export const loggedModelsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/logged-models/search', tags: MLFLOW, summary: 'SearchLoggedModels' } })
     .input(
       z.object({
-        experiment_ids: z.array(idString).optional(),
+        experiment_ids: z.array(idString).min(1),
         filter: z.string().optional(),
         datasets: z.array(z.object({ dataset_name: z.string().optional(), dataset_digest: z.string().optional() })).optional(),
         max_results: int32.optional(),
@@ -169,7 +167,6 @@ export const loggedModelsRouter = router({
     )
     .output(z.object({ models: z.array(loggedModelOut).optional(), next_page_token: z.string().optional() }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_ids?.length) throw missingParam('experiment_ids');
       const limit = input.max_results ?? SEARCH_DEFAULT;
       if (limit < 1) throw invalidParam(`Invalid value ${limit} for parameter 'max_results' supplied. It must be a positive integer`);
       const clauses = models.parseLoggedModelFilter(input.filter);

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { readProcedure, router } from './trpc.ts';
-import { doubleOut, int32, int64, int64Out, metricOut } from './schemas.ts';
-import { invalidParam, missingParam } from '../core/errors.ts';
-import { requireRunId } from '../core/validation.ts';
+import { doubleOut, int32, int64, int64Out, metricOut, requiredString, runRequest } from './schemas.ts';
+import { invalidParam } from '../core/errors.ts';
 import * as metrics from '../db/metrics.ts';
 
 const MLFLOW = ['MLflow metrics'];
@@ -54,18 +53,15 @@ export const metricsRouter = router({
   getHistory: readProcedure
     .meta({ openapi: { method: 'GET', path: '/metrics/get-history', tags: MLFLOW, summary: 'GetMetricHistory' } })
     .input(
-      z.object({
-        run_id: z.string().optional(),
-        run_uuid: z.string().optional(),
-        metric_key: z.string().optional(),
+      runRequest({
+        metric_key: requiredString,
         page_token: z.string().optional(),
         max_results: int32.optional(),
       }),
     )
     .output(z.object({ metrics: z.array(metricOut).optional(), next_page_token: z.string().optional() }))
     .query(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.metric_key) throw missingParam('metric_key');
+      const runId = input.run_id;
       if (input.max_results !== undefined && input.max_results < 0) {
         throw invalidParam(`Invalid value ${input.max_results} for parameter 'max_results' supplied. It must be a positive integer`);
       }
@@ -88,8 +84,8 @@ export const metricsRouter = router({
     })
     .input(
       z.object({
-        run_ids: z.array(z.string()).optional(),
-        metric_key: z.string().optional(),
+        run_ids: z.array(z.string()),
+        metric_key: requiredString,
         start_step: int64.optional(),
         end_step: int64.optional(),
         max_results: int32.optional(),
@@ -98,13 +94,11 @@ export const metricsRouter = router({
     .output(z.object({ metrics: z.array(metricWithRunIdOut).optional() }))
     .query(async ({ ctx, input }) => {
       const runIds = input.run_ids;
-      if (!runIds) throw missingParam('run_ids');
       if (runIds.length > MAX_BULK_RUNS) {
         throw invalidParam(
           `GetMetricHistoryBulkInterval request must specify at most ${MAX_BULK_RUNS} run_ids. Received ${runIds.length} run_ids.${SEE_DOCS}`,
         );
       }
-      if (!input.metric_key) throw missingParam('metric_key');
       const maxResults = input.max_results ?? MAX_RESULTS_PER_RUN;
       if (maxResults < 1 || maxResults > MAX_RESULTS_PER_RUN) {
         throw invalidParam(`max_results must be between 1 and ${MAX_RESULTS_PER_RUN}.${SEE_DOCS}`);
