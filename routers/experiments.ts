@@ -4,7 +4,8 @@ import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { empty, experimentOut, keyValueIn, requiredId, requiredString } from './schemas.ts';
 import { notFound } from '../core/errors.ts';
 import * as experiments from '../db/experiments.ts';
-import { validateArtifactLocation, validateExperimentName, validateExperimentTag } from '../core/validation.ts';
+import { validateExperimentName, validateExperimentTag } from '../core/validation.ts';
+import { validateArtifactLocation } from '../core/artifact-location.ts';
 
 const MLFLOW = ['MLflow experiments'];
 const notFoundById = (id: string) => notFound(`No Experiment with id=${id} exists`);

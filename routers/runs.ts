@@ -16,10 +16,8 @@ import {
   validateParam,
   validateRunId,
   validateTag,
-  validateRunName,
-  validateUserId,
-  validateDatasetColumns,
 } from '../core/validation.ts';
+import { validateDatasetColumns, validateRunName, validateUserId } from '../core/column-rules.ts';
 
 const MLFLOW = ['MLflow runs'];
 

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { MlflowError } from '../core/errors.ts';
 import {
   LIMITS,
-  validateArtifactLocation,
   validateBatchLimits,
   validateDatasetInput,
   validateExperimentId,
@@ -19,6 +18,7 @@ import {
   validateTagName,
 } from '../core/validation.ts';
 import { pyLen } from '../core/python.ts';
+import { validateArtifactLocation } from '../core/artifact-location.ts';
 
 /** Runs fn and returns the MlflowError message it throws (fails the test if it doesn't throw one). */
 function errorOf(fn: () => unknown): string {
