@@ -79,7 +79,7 @@ const badPathMessage = (name: string) =>
  * `_validate_length_limit`: returns the value, truncated when allowed, else throws. The entity named in the
  * message is `prefix.entity` (or `entity`), built only on error.
  */
-function lengthLimit(prefix: string, entity: string, limit: number, value: string, truncate = false): string {
+export function lengthLimit(prefix: string, entity: string, limit: number, value: string, truncate = false): string {
   if (!tooLong(value, limit)) return value;
   if (truncate) return pySlice(value, limit);
   throw invalidParam(exceedsMaximumLength(joinPath(prefix, entity), limit));

@@ -185,8 +185,8 @@ export const queryBool = z.preprocess(
 
 // The wire schemas above and the entities the repositories return (core/entities.ts) must agree: each pair is
 // checked both ways at compile time, so a field added to one and not the other fails `npm run typecheck`.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const agree = <T extends true>(..._: T[]) => undefined;
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const agree = <T extends true>(..._: T[]) => undefined;
 agree<Same<z.output<typeof experimentOut>, Experiment>>();
 agree<Same<z.output<typeof metricOut>, Metric>>();
 agree<Same<z.output<typeof runInfoOut>, RunInfo>>();

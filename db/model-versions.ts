@@ -1,0 +1,244 @@
+/**
+ * Model versions of the registry: numbered per model from the model's `next_version` counter, which the creating
+ * transaction bumps first (the UPDATE takes the model row's lock, so concurrent creations queue and get 1, 2, 3…
+ * with no gap; on Galera a certification conflict is a 1213 that withTransaction retries whole). Deleting a
+ * version is MLflow's soft delete: the row stays, redacted, so its number is never reused.
+ */
+import type { Db, Trx } from './knex.ts';
+import { invalidParam, notFound } from '../core/errors.ts';
+import { int64Col, type Int64 } from '../core/codecs.ts';
+import type { KeyValue, ModelVersion } from '../core/entities.ts';
+import { groupBy, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
+import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
+import { requireModel } from './registered-models.ts';
+import { recordVersionOnLoggedModel } from './model-sources.ts';
+
+export interface ModelVersionRow {
+  id: number;
+  model_id: number;
+  /** the model's name (joined), for the wire */
+  name: string;
+  version: number;
+  creation_time: Int64;
+  last_updated_time: Int64;
+  description: string | null;
+  user_id: string | null;
+  current_stage: string;
+  source: string;
+  storage_location: string | null;
+  run_id: string | null;
+  run_link: string | null;
+  status: ModelVersion['status'];
+  status_message: string | null;
+  logged_model_id: string | null;
+}
+
+export const VERSION_COLUMNS = [
+  'v.id', 'v.model_id', 'm.name', 'v.version', 'v.creation_time', 'v.last_updated_time', 'v.description', 'v.user_id',
+  'v.current_stage', 'v.source', 'v.storage_location', 'v.run_id', 'v.run_link', 'v.status', 'v.status_message',
+  'v.logged_model_id',
+];
+
+export function toVersionRow(r: Record<string, unknown>): ModelVersionRow {
+  return {
+    ...(r as unknown as ModelVersionRow),
+    id: Number(r.id),
+    model_id: Number(r.model_id),
+    version: Number(r.version),
+    creation_time: int64Col(r.creation_time),
+    last_updated_time: int64Col(r.last_updated_time),
+  };
+}
+
+export const versionNotFound = (name: string, version: number | string) =>
+  notFound(`Model Version (name=${name}, version=${version}) not found`);
+
+/** The live (not deleted) version `version` of the model `name`, or a 404. */
+export async function requireVersion(db: Db | Trx, projectId: number, name: string, version: number): Promise<ModelVersionRow> {
+  const r = await db('model_versions as v')
+    .join('registered_models as m', 'm.id', 'v.model_id')
+    .where({ 'm.project_id': projectId, 'm.name': name, 'v.version': version })
+    .whereNot('v.current_stage', STAGE_DELETED)
+    .first(VERSION_COLUMNS);
+  if (!r) throw versionNotFound(name, version);
+  return toVersionRow(r);
+}
+
+/** The highest-numbered version in each stage, in the order each stage first appears by ascending number. */
+export function latestPerStage(rows: readonly (Record<string, unknown> | ModelVersionRow)[]): ModelVersionRow[] {
+  const sorted = rows.map((r) => toVersionRow(r as Record<string, unknown>)).filter((v) => v.current_stage !== STAGE_DELETED).sort((a, b) => a.version - b.version);
+  const best = new Map<string, ModelVersionRow>();
+  for (const v of sorted) best.set(v.current_stage, v);
+  return [...best.values()];
+}
+
+export interface NewVersion {
+  projectId: number;
+  name: string;
+  source: string;
+  storageLocation?: string;
+  runId?: string;
+  runLink?: string;
+  description?: string;
+  tags: KeyValue[];
+  loggedModelId?: string;
+  /** internal logged_models.id whose `mlflow.modelVersions` tag records the new version (MLflow 3) */
+  loggedModelKey?: number;
+  userId?: string;
+  creatorId: number;
+}
+
+/** Creates the next version of the model: 3 statements plus one for tags, in one transaction. */
+export async function createVersion(db: Db, v: NewVersion): Promise<ModelVersionRow> {
+  return withTransaction(db, async (trx) => {
+    const model = await requireModel(trx, v.projectId, v.name);
+    const now = Date.now();
+    // the UPDATE locks the model row: a concurrent creation waits here and then reads the bumped counter
+    await trx('registered_models').where({ id: model.id }).update({ next_version: trx.raw('next_version + 1'), last_updated_time: now });
+    const counter = await trx('registered_models').where({ id: model.id }).first('next_version');
+    const version = Number(counter!.next_version) - 1;
+    const [id] = await trx('model_versions').insert({
+      model_id: model.id,
+      version,
+      creation_time: now,
+      last_updated_time: now,
+      description: v.description ?? '',
+      user_id: v.userId ?? null,
+      current_stage: 'None',
+      source: v.source,
+      storage_location: v.storageLocation ?? null,
+      run_id: v.runId ?? '',
+      run_link: v.runLink ?? '',
+      status: 'READY',
+      status_message: null,
+      logged_model_id: v.loggedModelId ?? null,
+      creator_id: v.creatorId,
+    });
+    await upsertKeyValues(trx, 'model_version_tags', { version_id: Number(id) }, lastValuePerKey(v.tags));
+    if (v.loggedModelKey !== undefined) await recordVersionOnLoggedModel(trx, v.loggedModelKey, v.name, version);
+    return {
+      id: Number(id), model_id: model.id, name: v.name, version, creation_time: now, last_updated_time: now,
+      description: v.description ?? '', user_id: v.userId ?? null, current_stage: 'None', source: v.source,
+      storage_location: v.storageLocation ?? null, run_id: v.runId ?? '', run_link: v.runLink ?? '', status: 'READY',
+      status_message: null, logged_model_id: v.loggedModelId ?? null,
+    };
+  });
+}
+
+/** update: the description is replaced; absent → NULL (omitted from later answers). Only the version's time moves. */
+export async function updateVersionDescription(
+  db: Db, projectId: number, name: string, version: number, description: string | undefined,
+): Promise<ModelVersionRow> {
+  return withTransaction(db, async (trx) => {
+    const row = await requireVersion(trx, projectId, name, version);
+    const now = Date.now();
+    await trx('model_versions').where({ id: row.id }).update({ description: description ?? null, last_updated_time: now });
+    return { ...row, description: description ?? null, last_updated_time: now };
+  });
+}
+
+/** Soft delete, redacted as MLflow redacts it; aliases pointing at the version go (MLflow leaves them dangling). */
+export async function deleteVersion(db: Db, projectId: number, name: string, version: number): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const row = await requireVersion(trx, projectId, name, version);
+    const now = Date.now();
+    await trx('model_versions').where({ id: row.id }).update({
+      current_stage: STAGE_DELETED, source: 'REDACTED-SOURCE-PATH', run_id: 'REDACTED-RUN-ID', run_link: 'REDACTED-RUN-LINK',
+      storage_location: null, description: null, user_id: null, status_message: null, last_updated_time: now,
+    });
+    await trx('registered_model_aliases').where({ model_id: row.model_id, version }).del();
+    await trx('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
+  });
+}
+
+/**
+ * transition-stage: moves the version; with `archiveExisting`, every other version in the target stage becomes
+ * Archived (only when the target is Staging or Production). Bumps the version's and the model's times.
+ */
+export async function transitionStage(
+  db: Db, projectId: number, name: string, version: number, stage: Stage, archiveExisting: boolean,
+): Promise<ModelVersionRow> {
+  if (archiveExisting && stage !== 'Staging' && stage !== 'Production') {
+    throw invalidParam(
+      `Model version transition cannot archive existing model versions because '${stage}' is not an Active stage. ` +
+        "Valid stages are ['Staging', 'Production']",
+    );
+  }
+  return withTransaction(db, async (trx) => {
+    const row = await requireVersion(trx, projectId, name, version);
+    const now = Date.now();
+    if (archiveExisting) {
+      await trx('model_versions')
+        .where({ model_id: row.model_id, current_stage: stage })
+        .whereNot('id', row.id)
+        .update({ current_stage: 'Archived', last_updated_time: now });
+    }
+    await trx('model_versions').where({ id: row.id }).update({ current_stage: stage, last_updated_time: now });
+    await trx('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
+    return { ...row, current_stage: stage, last_updated_time: now };
+  });
+}
+
+export async function setVersionTag(db: Db, projectId: number, name: string, version: number, key: string, value: string): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const row = await requireVersion(trx, projectId, name, version);
+    await upsertKeyValues(trx, 'model_version_tags', { version_id: row.id }, [{ key, value }]);
+  });
+}
+
+/** delete-tag: the version must exist; a missing key is a no-op. */
+export async function deleteVersionTag(db: Db, projectId: number, name: string, version: number, key: string): Promise<void> {
+  await withTransaction(db, async (trx) => {
+    const row = await requireVersion(trx, projectId, name, version);
+    await trx('model_version_tags').where({ version_id: row.id, key }).del();
+  });
+}
+
+/** Model versions for the wire, in the order of `rows`, with tags (and aliases when asked): two queries at most. */
+export async function loadModelVersions(db: Db, rows: ModelVersionRow[], opts: { aliases: boolean }): Promise<ModelVersion[]> {
+  if (!rows.length) return [];
+  const [tags, aliases] = await Promise.all([
+    db('model_version_tags').whereIn('version_id', rows.map((r) => r.id)).select('version_id', 'key', 'value'),
+    opts.aliases
+      ? db('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
+      : Promise.resolve([]),
+  ]);
+  const tagsBy = groupBy(tags as { version_id: number; key: string; value: string }[], (t) => Number(t.version_id));
+  const aliasesBy = groupBy(aliases as { model_id: number; alias: string; version: number }[], (a) => `${a.model_id}/${a.version}`);
+  return rows.map((r) => {
+    const out: ModelVersion = {
+      name: r.name,
+      version: String(r.version),
+      creation_timestamp: r.creation_time,
+      last_updated_timestamp: r.last_updated_time,
+      current_stage: r.current_stage,
+      source: r.source,
+      run_id: r.run_id ?? '',
+      status: r.status,
+      run_link: r.run_link ?? '',
+    };
+    if (r.description !== null) out.description = r.description;
+    if (r.status_message) out.status_message = r.status_message;
+    const ts = tagsBy.get(r.id);
+    if (ts?.length) out.tags = ts.map((t) => ({ key: t.key, value: t.value })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const as = aliasesBy.get(`${r.model_id}/${r.version}`);
+    if (as?.length) out.aliases = as.map((a) => a.alias).sort();
+    if (r.logged_model_id) out.model_id = r.logged_model_id;
+    return out;
+  });
+}
+
+/** get-download-uri: where the files are (a models:/ source was resolved at creation), else the source. */
+export const downloadUri = (row: ModelVersionRow) => row.storage_location ?? row.source;
+
+/** All live versions of a model, for get-latest-versions and resolution of `models:/name/latest`. */
+export async function liveVersionRows(db: Db, modelId: number): Promise<ModelVersionRow[]> {
+  const rows = await db('model_versions as v')
+    .join('registered_models as m', 'm.id', 'v.model_id')
+    .where('v.model_id', modelId)
+    .whereNot('v.current_stage', STAGE_DELETED)
+    .orderBy('v.version')
+    .select(VERSION_COLUMNS);
+  return rows.map(toVersionRow);
+}
+
