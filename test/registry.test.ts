@@ -244,4 +244,28 @@ describe.each(DB_KINDS)('model registry (%s)', (kind) => {
     const m = (await ok('get', '/registered-models/get', { name: 'race' })).registered_model;
     expect(m.aliases).toEqual([{ alias: 'champion', version: String(rows[0].version) }]);
   });
+
+  it('creating a version is a fixed number of statements, however many versions and tags the model has', async () => {
+    const statements = async (fn: () => Promise<unknown>) => {
+      const seen: string[] = [];
+      const listener = (q: { sql: string }) => seen.push(q.sql);
+      s.t.db.on('query', listener);
+      try {
+        await fn();
+      } finally {
+        s.t.db.removeListener('query', listener);
+      }
+      return seen;
+    };
+    await ok('post', '/registered-models/create', { name: 'fixed' });
+    const tags = Array.from({ length: 40 }, (_, i) => ({ key: `t${i}`, value: 'v' }));
+    const first = await statements(() => ok('post', '/model-versions/create', { name: 'fixed', source: 's3://b/m', tags }));
+    for (let i = 0; i < 8; i++) await ok('post', '/model-versions/create', { name: 'fixed', source: 's3://b/m', tags });
+    const tenth = await statements(() => ok('post', '/model-versions/create', { name: 'fixed', source: 's3://b/m', tags }));
+    expect(tenth.length).toBe(first.length);
+    // the write itself: model lookup, counter bump, counter read, version insert, one multi-row tag insert
+    const writes = tenth.filter((q) => /^(insert|update)/i.test(q));
+    expect(writes).toHaveLength(3);
+    expect((await ok('get', '/model-versions/get', { name: 'fixed', version: '10' })).model_version.tags).toHaveLength(40);
+  });
 });
