@@ -91,7 +91,8 @@ export const registeredModelsRouter = router({
       return {};
     }),
 
-  getLatestVersions: writeProcedure
+  /** POST, yet a read: a read_api token resolves `models:/name/latest` through it. */
+  getLatestVersions: readProcedure
     .meta({ openapi: { method: 'POST', path: '/registered-models/get-latest-versions', tags: MLFLOW, summary: 'GetLatestVersions' } })
     .input(latestVersionsInput)
     .output(z.object({ model_versions: z.array(modelVersionOut).optional() }))

@@ -223,6 +223,9 @@ describe.each(DB_KINDS)('model registry (%s)', (kind) => {
     expect((await call('get', '/registered-models/get', { name: 'churn-v2' }, s.tokens.reporter)).status).toBe(200);
     expect((await call('post', '/registered-models/create', { name: 'r' }, s.tokens.reporter)).status).toBe(403);
     expect((await call('post', '/registered-models/create', { name: 'r' }, s.tokens.read)).status).toBe(403);
+    // get-latest-versions is a POST that only reads: models:/name/latest works with a read_api token
+    expect((await call('post', '/registered-models/get-latest-versions', { name: 'churn-v2' }, s.tokens.read)).status).toBe(200);
+    expect((await call('post', '/registered-models/alias', { name: 'churn-v2', alias: 'a', version: '1' }, s.tokens.read)).status).toBe(403);
     expect((await call('get', '/registered-models/get', { name: 'churn-v2' }, s.tokens.stranger)).status).toBe(404);
     expect(await s.t.db('registered_models').where({ name: 'r' }).first()).toBeUndefined();
   });
