@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { createMltrackClient } from '../client/index.ts';
 
 /**
  * The model registry over HTTP, as the MLflow 2.x and 3.x clients call it (shared/reference/model-registry.md):
@@ -270,5 +271,54 @@ describe.each(DB_KINDS)('model registry (%s)', (kind) => {
     const writes = tenth.filter((q) => /^(insert|update)/i.test(q));
     expect(writes).toHaveLength(3);
     expect((await ok('get', '/model-versions/get', { name: 'fixed', version: '10' })).model_version.tags).toHaveLength(40);
+  });
+
+  it('replays the clients\' sequences: register_model (2.22 and 3.6), set alias, load models:/m@champion', async () => {
+    const T = s.mlflow();
+    const A = `/api/v4/projects/${s.project.id}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts`;
+    const h = auth(s.tokens.write);
+    const run = (await s.request.post(`${T}/runs/create`).set(h).send({ experiment_id: '0' })).body.run.info;
+    const root = run.artifact_uri.replace(/^mlflow-artifacts:\//, '');
+    for (const f of ['MLmodel', 'python_model.pkl', 'requirements.txt']) {
+      expect((await s.request.put(`${A}/${root}/model/${f}`).set(h).send(Buffer.from(`${f} bytes`))).status).toBe(200);
+    }
+    // 2.22: create (or reuse), runs/get with both ids, model-versions/create
+    expect((await s.request.post(`${T}/registered-models/create`).set(h).send({ name: 'seq' })).status).toBe(200);
+    const again = await s.request.post(`${T}/registered-models/create`).set(h).send({ name: 'seq' });
+    expect(again.body.error_code).toBe('RESOURCE_ALREADY_EXISTS'); // the client reuses the model
+    expect((await s.request.get(`${T}/runs/get`).query({ run_uuid: run.run_id, run_id: run.run_id }).set(h)).status).toBe(200);
+    const mv = await s.request.post(`${T}/model-versions/create`).set(h).send({ name: 'seq', source: `${run.artifact_uri}/model`, run_id: run.run_id });
+    expect(mv.body.model_version).toMatchObject({ version: '1', status: 'READY' });
+    // 3.6: the listing says it is a model directory, then the same create
+    const listing = await s.request.get(A).query({ path: `${root}/model` }).set(h);
+    expect(listing.body.files.map((f: { path: string }) => f.path)).toContain('MLmodel');
+    // set_registered_model_alias: pre-flight GET, then POST
+    expect((await s.request.get(`${T}/registered-models/get`).query({ name: 'seq' }).set(h)).status).toBe(200);
+    expect((await s.request.post(`${T}/registered-models/alias`).set(h).send({ name: 'seq', alias: 'champion', version: '1' })).body).toEqual({});
+    // load_model("models:/seq@champion") with a read-only token: alias → pre-flight → download URI → list → files
+    const r = auth(s.tokens.read);
+    const byAlias = (await s.request.get(`${T}/registered-models/alias`).query({ name: 'seq', alias: 'champion' }).set(r)).body.model_version;
+    expect((await s.request.get(`${T}/registered-models/get`).query({ name: 'seq' }).set(r)).status).toBe(200);
+    const uri = (await s.request.get(`${T}/model-versions/get-download-uri`).query({ name: 'seq', version: byAlias.version }).set(r)).body.artifact_uri;
+    const path = uri.replace(/^mlflow-artifacts:\//, '');
+    const files = (await s.request.get(A).query({ path }).set(r)).body.files.map((f: { path: string }) => f.path).sort();
+    expect(files).toEqual(['MLmodel', 'python_model.pkl', 'requirements.txt']);
+    const got = await s.request.get(`${A}/${path}/python_model.pkl`).set(r).buffer(true).parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(got.body.toString()).toBe('python_model.pkl bytes');
+    // models:/seq/latest: POST get-latest-versions (all stages), highest version
+    const latest = (await s.request.post(`${T}/registered-models/get-latest-versions`).set(r).send({ name: 'seq' })).body.model_versions;
+    expect(latest.map((v: { version: string }) => v.version)).toEqual(['1']);
+    // the same API at the root mount and as a typed procedure
+    const adm = auth(s.tokens.admin);
+    expect((await s.request.post('/api/2.0/mlflow/registered-models/create').set(adm).send({ name: 'at-root' })).status).toBe(200);
+    expect((await s.request.get('/api/2.0/mlflow/registered-models/get').query({ name: 'at-root' }).set(adm)).body.registered_model.name).toBe('at-root');
+    expect((await s.request.get(`${T}/registered-models/get`).query({ name: 'at-root' }).set(h)).status).toBe(404);
+    const typed = createMltrackClient({ url: s.baseUrl, token: s.tokens.read, project: s.project.id, batch: false });
+    const viaTrpc = await typed.modelVersions.get.query({ name: 'seq', version: '1' });
+    expect(viaTrpc.model_version).toMatchObject({ name: 'seq', version: '1', aliases: ['champion'], status: 'READY' });
   });
 });
