@@ -1,6 +1,6 @@
 import type { Db, Trx } from './knex.ts';
 import { alreadyExists, invalidParam, MlflowError, notFound } from '../core/errors.ts';
-import { isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
+import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import type { Experiment } from '../core/entities.ts';
 
 export interface ExperimentRow {
@@ -13,6 +13,22 @@ export interface ExperimentRow {
   creation_time: number;
   last_update_time: number;
   deleted_time: number | null;
+}
+
+/** MLflow's experiment id on the wire as the per-project number it names, or undefined when it names none
+ * (non-numeric, or too long for the column): such an id is simply not found, never a 500. */
+export function experimentNumber(experimentId: string): number | undefined {
+  return /^\d{1,9}$/.test(experimentId) ? Number(experimentId) : undefined;
+}
+
+/** The distinct per-project numbers among wire experiment ids; ids naming none are left out. */
+export function experimentNumbers(experimentIds: readonly string[]): number[] {
+  const out = new Set<number>();
+  for (const id of experimentIds) {
+    const n = experimentNumber(id);
+    if (n !== undefined) out.add(n);
+  }
+  return [...out];
 }
 
 export const defaultArtifactLocation = (iid: number) => `mlflow-artifacts:/${iid}`;
@@ -66,8 +82,9 @@ const experimentExists = (name: string) => alreadyExists(`Experiment(name=${name
 const toRow = (r: any): ExperimentRow => r as ExperimentRow;
 
 export async function getExperimentRowByIid(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow | undefined> {
-  if (!/^\d{1,9}$/.test(experimentId)) return undefined;
-  const r = await db('experiments').where({ project_id: projectId, experiment_id: Number(experimentId) }).first();
+  const number = experimentNumber(experimentId);
+  if (number === undefined) return undefined;
+  const r = await db('experiments').where({ project_id: projectId, experiment_id: number }).first();
   return r ? toRow(r) : undefined;
 }
 
@@ -108,12 +125,7 @@ export async function getExperimentRowsByIds(db: Db, ids: number[]): Promise<Exp
 export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<Experiment[]> {
   if (!rows.length) return [];
   const tags = await db('experiment_tags').whereIn('experiment_id', rows.map((r) => r.id)).orderBy(['experiment_id', 'key']);
-  const byExp = new Map<number, { key: string; value: string }[]>();
-  for (const t of tags) {
-    let list = byExp.get(t.experiment_id);
-    if (!list) byExp.set(t.experiment_id, (list = []));
-    list.push({ key: t.key, value: t.value });
-  }
+  const byExp = groupBy(tags, (t) => t.experiment_id);
   return rows.map((r) => {
     const out: Experiment = {
       experiment_id: String(r.experiment_id),
@@ -124,7 +136,7 @@ export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<E
       creation_time: r.creation_time,
     };
     const t = byExp.get(r.id);
-    if (t?.length) out.tags = t;
+    if (t?.length) out.tags = t.map((x) => ({ key: x.key, value: x.value }));
     return out;
   });
 }
@@ -194,8 +206,8 @@ export async function deleteExperimentTag(db: Db, projectId: number, experimentI
 
 /** Internal ids of the project's experiments among the given MLflow experiment ids; others are left out. */
 export async function experimentInternalIds(db: Db, projectId: number, experimentIds: string[]): Promise<number[]> {
-  const iids = [...new Set(experimentIds.filter((id) => /^\d{1,9}$/.test(id)).map(Number))];
-  if (!iids.length) return [];
-  const rows = await db('experiments').where('project_id', projectId).whereIn('experiment_id', iids).select('id');
+  const numbers = experimentNumbers(experimentIds);
+  if (!numbers.length) return [];
+  const rows = await db('experiments').where('project_id', projectId).whereIn('experiment_id', numbers).select('id');
   return rows.map((r: { id: number }) => r.id);
 }

@@ -1,5 +1,6 @@
 import type { Db } from './knex.ts';
 import { requireRun } from './runs.ts';
+import { groupBy } from './tx.ts';
 import { notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, wireValue, type Int64 } from '../core/codecs.ts';
 import type { Metric } from '../core/entities.ts';
@@ -168,13 +169,7 @@ export async function getMetricHistoryBulkInterval(
         .select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan')),
     );
   }
-  const byRun = new Map<number, any[]>();
-  for (const r of rows) {
-    const id = Number(r.run_id);
-    let l = byRun.get(id);
-    if (!l) byRun.set(id, (l = []));
-    l.push(r);
-  }
+  const byRun = groupBy(rows, (r) => Number(r.run_id));
   const out: MetricWithRunId[] = [];
   for (const uuid of runUuids) {
     const points = (byRun.get(byUuid.get(uuid)!) ?? []).map(toMetric);

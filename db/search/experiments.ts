@@ -11,8 +11,6 @@ import { parseExperimentFilter, parseExperimentOrderBy, type ExperimentClause, t
 import { lifecycleStages, type ViewType } from '../../core/entities.ts';
 import {
   and,
-  decodePageToken,
-  encodePageToken,
   intOrDouble,
   joinFrags,
   orderByKeys,
@@ -21,7 +19,6 @@ import {
   seekAfter,
   selectRows,
   selectSortKeys,
-  sortSignature,
   sortStr,
   sql,
   strCmp,
@@ -29,12 +26,14 @@ import {
   type Frag,
   type SortTerm,
 } from './sql.ts';
+import { LIMITS } from '../../core/validation.ts';
+import { decodeKeysetToken, encodeKeysetToken, sortSignature } from '../../core/page-token.ts';
 
 export interface SearchExperimentsQuery {
   projectId: number;
   filter?: string;
   orderBy?: string[];
-  /** 1..50000, validated by the caller. */
+  /** 1..LIMITS.SEARCH_MAX_RESULTS_THRESHOLD, validated by the caller. */
   maxResults: number;
   pageToken?: string;
   viewType: ViewType;
@@ -63,8 +62,8 @@ function term(mysql: boolean, key: ExperimentOrderKey, ascending: boolean): Sort
 }
 
 export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Promise<SearchExperimentsResult> {
-  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > 50000) {
-    throw new Error(`searchExperiments: maxResults must be 1..50000 (validated by the caller), got ${q.maxResults}`);
+  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > LIMITS.SEARCH_MAX_RESULTS_THRESHOLD) {
+    throw new Error(`searchExperiments: maxResults must be 1..${LIMITS.SEARCH_MAX_RESULTS_THRESHOLD} (validated by the caller), got ${q.maxResults}`);
   }
   if (!Number.isSafeInteger(q.projectId)) throw new Error(`searchExperiments: bad project id ${q.projectId}`);
   const mysql = isMysql(db);
@@ -77,7 +76,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
   }
   if (!orderBy.some((o) => o.key === 'experiment_id')) terms.push(term(mysql, 'experiment_id', false));
   const signature = sortSignature(['experiments', orderBy.map((o) => [o.key, o.ascending])]);
-  const after = q.pageToken ? decodePageToken(q.pageToken, 'experiments', signature, terms) : null;
+  const after = q.pageToken ? decodeKeysetToken(q.pageToken, 'experiments', signature, terms.map((t) => t.type)) : null;
 
   const stages = lifecycleStages(q.viewType);
   const where: Frag[] = [
@@ -92,7 +91,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
   const page = rows.slice(0, q.maxResults);
   const result: SearchExperimentsResult = { experimentIds: page.map((row) => Number(row.id)) };
   if (rows.length > q.maxResults) {
-    result.nextPageToken = encodePageToken('experiments', signature, rowSortValues(terms, page[page.length - 1]!));
+    result.nextPageToken = encodeKeysetToken('experiments', signature, rowSortValues(terms, page[page.length - 1]!));
   }
   return result;
 }
