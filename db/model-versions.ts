@@ -12,6 +12,7 @@ import { groupBy, lastValuePerKey, upsertKeyValues, withTransaction } from './tx
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { requireModel } from './registered-models.ts';
 import { recordVersionOnLoggedModel } from './model-sources.ts';
+import type { DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
 export interface ModelVersionRow {
   id: number;
@@ -94,10 +95,10 @@ export async function createVersion(db: Db, v: NewVersion): Promise<ModelVersion
     const model = await requireModel(trx, v.projectId, v.name);
     const now = Date.now();
     // the UPDATE locks the model row: a concurrent creation waits here and then reads the bumped counter
-    await trx('registered_models').where({ id: model.id }).update({ next_version: trx.raw('next_version + 1'), last_updated_time: now });
-    const counter = await trx('registered_models').where({ id: model.id }).first('next_version');
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).update({ next_version: trx.raw('next_version + 1'), last_updated_time: now });
+    const counter = await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).first('next_version');
     const version = Number(counter!.next_version) - 1;
-    const [id] = await trx('model_versions').insert({
+    const [id] = await trx<DbModelVersionRow>('model_versions').insert({
       model_id: model.id,
       version,
       creation_time: now,
@@ -132,7 +133,7 @@ export async function updateVersionDescription(
   return withTransaction(db, async (trx) => {
     const row = await requireVersion(trx, projectId, name, version);
     const now = Date.now();
-    await trx('model_versions').where({ id: row.id }).update({ description: description ?? null, last_updated_time: now });
+    await trx<DbModelVersionRow>('model_versions').where({ id: row.id }).update({ description: description ?? null, last_updated_time: now });
     return { ...row, description: description ?? null, last_updated_time: now };
   });
 }
@@ -142,12 +143,12 @@ export async function deleteVersion(db: Db, projectId: number, name: string, ver
   await withTransaction(db, async (trx) => {
     const row = await requireVersion(trx, projectId, name, version);
     const now = Date.now();
-    await trx('model_versions').where({ id: row.id }).update({
+    await trx<DbModelVersionRow>('model_versions').where({ id: row.id }).update({
       current_stage: STAGE_DELETED, source: 'REDACTED-SOURCE-PATH', run_id: 'REDACTED-RUN-ID', run_link: 'REDACTED-RUN-LINK',
       storage_location: null, description: null, user_id: null, status_message: null, last_updated_time: now,
     });
-    await trx('registered_model_aliases').where({ model_id: row.model_id, version }).del();
-    await trx('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
+    await trx<DbRegisteredModelAliasRow>('registered_model_aliases').where({ model_id: row.model_id, version }).del();
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
   });
 }
 
@@ -168,13 +169,13 @@ export async function transitionStage(
     const row = await requireVersion(trx, projectId, name, version);
     const now = Date.now();
     if (archiveExisting) {
-      await trx('model_versions')
+      await trx<DbModelVersionRow>('model_versions')
         .where({ model_id: row.model_id, current_stage: stage })
         .whereNot('id', row.id)
         .update({ current_stage: 'Archived', last_updated_time: now });
     }
-    await trx('model_versions').where({ id: row.id }).update({ current_stage: stage, last_updated_time: now });
-    await trx('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
+    await trx<DbModelVersionRow>('model_versions').where({ id: row.id }).update({ current_stage: stage, last_updated_time: now });
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
     return { ...row, current_stage: stage, last_updated_time: now };
   });
 }
@@ -190,7 +191,7 @@ export async function setVersionTag(db: Db, projectId: number, name: string, ver
 export async function deleteVersionTag(db: Db, projectId: number, name: string, version: number, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireVersion(trx, projectId, name, version);
-    await trx('model_version_tags').where({ version_id: row.id, key }).del();
+    await trx<DbModelVersionTagRow>('model_version_tags').where({ version_id: row.id, key }).del();
   });
 }
 
@@ -198,9 +199,9 @@ export async function deleteVersionTag(db: Db, projectId: number, name: string, 
 export async function loadModelVersions(db: Db, rows: ModelVersionRow[], opts: { aliases: boolean }): Promise<ModelVersion[]> {
   if (!rows.length) return [];
   const [tags, aliases] = await Promise.all([
-    db('model_version_tags').whereIn('version_id', rows.map((r) => r.id)).select('version_id', 'key', 'value'),
+    db<DbModelVersionTagRow>('model_version_tags').whereIn('version_id', rows.map((r) => r.id)).select('version_id', 'key', 'value'),
     opts.aliases
-      ? db('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
+      ? db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
       : Promise.resolve([]),
   ]);
   const tagsBy = groupBy(tags as { version_id: number; key: string; value: string }[], (t) => Number(t.version_id));
