@@ -65,7 +65,7 @@ export function decodeCompactOffsetToken(token: string | undefined): number {
  * finite double, `str` a string. */
 export type SortKeyType = 'flag' | 'int' | 'num' | 'str';
 export type SortValue = number | string;
-export type KeysetKind = 'runs' | 'experiments';
+export type KeysetKind = 'runs' | 'experiments' | 'registered-models' | 'model-versions';
 
 const MAX_TOKEN_LENGTH = 65536;
 

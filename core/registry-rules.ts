@@ -116,3 +116,10 @@ export function validateVersionRunFields(runId: string | undefined, runLink: str
   if (runId) lengthLimit('', 'run_id', REGISTRY_LIMITS.MAX_RUN_ID_LENGTH, runId);
   if (runLink) lengthLimit('', 'run_link', REGISTRY_LIMITS.MAX_RUN_LINK_LENGTH, runLink);
 }
+
+/** max_results of the registry searches: 1..max, MLflow's store wording. */
+export function validateRegistryMaxResults(n: number | bigint, max: number): number {
+  if (typeof n === 'bigint' || n < 1) throw invalidParam(`Invalid value for max_results. It must be a positive integer, but got ${n}`);
+  if (n > max) throw invalidParam(`Invalid value for request parameter max_results. It must be at most ${max}, but got value ${n}`);
+  return n;
+}

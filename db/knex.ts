@@ -26,6 +26,17 @@ function unbig(value: unknown): unknown {
   return value;
 }
 
+/**
+ * knex's warnings, less the two lines it prints each time a server finds the migration lock taken: db/migrate.ts
+ * waits for the lock and says so once.
+ */
+const knexLog = {
+  warn(message: string) {
+    if (/^Can't take lock to run migrations|^If you are sure migrations are not running/.test(message)) return;
+    console.warn(message);
+  },
+};
+
 export function knexConfig(databaseUrl: string | undefined, dataDir: string): Knex.Config {
   if (databaseUrl && /^mysql2?:\/\//.test(databaseUrl)) {
     const u = new URL(databaseUrl);
@@ -45,6 +56,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
       },
       pool: { min: 0, max: 10 },
       migrations: { migrationSource, tableName: 'knex_migrations' },
+    log: knexLog,
     };
   }
   if (databaseUrl && !/^sqlite:/.test(databaseUrl)) {
@@ -76,6 +88,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
     },
     postProcessResponse: (result) => unbig(result),
     migrations: { migrationSource, tableName: 'knex_migrations' },
+    log: knexLog,
   };
 }
 
@@ -84,7 +97,3 @@ export function createDb(databaseUrl: string | undefined, dataDir: string): Db {
 }
 
 export const isMysql = (db: Knex) => db.client.config.client === 'mysql2';
-
-export async function migrateLatest(db: Db): Promise<void> {
-  await db.migrate.latest();
-}

@@ -243,3 +243,11 @@ export async function liveVersionRows(db: Db, modelId: number): Promise<ModelVer
   return rows.map(toVersionRow);
 }
 
+
+/** Version rows by internal id, in the order of `ids` (a search page). */
+export async function versionRowsByIds(db: Db, ids: number[]): Promise<ModelVersionRow[]> {
+  if (!ids.length) return [];
+  const rows = (await db('model_versions as v').join('registered_models as m', 'm.id', 'v.model_id').whereIn('v.id', ids).select(VERSION_COLUMNS)).map(toVersionRow);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { bool, empty, keyValueIn, requiredString } from './schemas.ts';
+import { bool, empty, int64, keyValueIn, requiredString } from './schemas.ts';
+import { searchModelVersions } from '../db/search/registry.ts';
 import { modelVersionOut, versionString } from './registry-schemas.ts';
 import { missingParamPlain } from '../core/errors.ts';
 import {
@@ -11,10 +12,13 @@ import {
   validateRegistryTag,
   validateVersionRunFields,
   validateVersionSource,
+  validateRegistryMaxResults,
+  REGISTRY_LIMITS,
 } from '../core/registry-rules.ts';
 import * as versions from '../db/model-versions.ts';
 import { resolveVersionSource } from '../db/model-sources.ts';
 import type { Db } from '../db/knex.ts';
+import { chunk } from '../db/tx.ts';
 
 /**
  * The registry's model versions (model_registry.proto), per project. Contracts and messages:
@@ -30,6 +34,25 @@ async function one(db: Db, row: versions.ModelVersionRow) {
 const nameAndVersion = { name: requiredString, version: versionString };
 
 export const modelVersionsRouter = router({
+  /** SearchModelVersions: its own grammar (name, run_id, source_path, version_number, tags), order_by, keyset-paged. */
+  search: readProcedure
+    .meta({ openapi: { method: 'GET', path: '/model-versions/search', tags: MLFLOW, summary: 'SearchModelVersions' } })
+    .input(z.object({ filter: z.string().optional(), max_results: int64.optional(), order_by: z.array(z.string()).optional(), page_token: z.string().optional() }))
+    .output(z.object({ model_versions: z.array(modelVersionOut).optional(), next_page_token: z.string().optional() }))
+    .query(async ({ ctx, input }) => {
+      const maxResults = validateRegistryMaxResults(input.max_results ?? REGISTRY_LIMITS.SEARCH_VERSIONS_DEFAULT, REGISTRY_LIMITS.SEARCH_VERSIONS_MAX);
+      const page = await searchModelVersions(ctx.db, {
+        projectId: ctx.project.id, filter: input.filter, orderBy: input.order_by, maxResults, pageToken: input.page_token || undefined,
+      });
+      // search results carry tags but no aliases, as MLflow documents
+      const model_versions: Awaited<ReturnType<typeof versions.loadModelVersions>> = [];
+      // pages go up to 200,000 versions: load them in slices, each statement binding a bounded number of ids
+      for (const ids of chunk(page.ids, 1000)) {
+        model_versions.push(...(await versions.loadModelVersions(ctx.db, await versions.versionRowsByIds(ctx.db, ids), { aliases: false })));
+      }
+      return { ...(model_versions.length ? { model_versions } : {}), ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}) };
+    }),
+
   /**
    * CreateModelVersion, in MLflow's order of checks: schema, source safety, tags, `models:/` resolution (and the
    * run, which must be of this project), the model, then the next number. Always READY at once.

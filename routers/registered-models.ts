@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { empty, keyValueIn, requiredString } from './schemas.ts';
+import { empty, int64, keyValueIn, requiredString } from './schemas.ts';
+import { searchRegisteredModels } from '../db/search/registry.ts';
 import { modelVersionOut, registeredModelOut, versionString } from './registry-schemas.ts';
 import { invalidParam, notFound } from '../core/errors.ts';
 import {
@@ -9,7 +10,9 @@ import {
   validateAliasName,
   validateDescription,
   validateModelName,
+  validateRegistryMaxResults,
   validateRegistryTag,
+  REGISTRY_LIMITS,
 } from '../core/registry-rules.ts';
 import * as models from '../db/registered-models.ts';
 import { latestPerStage, liveVersionRows, loadModelVersions, requireVersion } from '../db/model-versions.ts';
@@ -44,6 +47,20 @@ async function getLatestVersions(db: Db, projectId: number, input: LatestVersion
 }
 
 export const registeredModelsRouter = router({
+  /** SearchRegisteredModels: MLflow's filter grammar for models (name, tags), order_by, keyset-paged. */
+  search: readProcedure
+    .meta({ openapi: { method: 'GET', path: '/registered-models/search', tags: MLFLOW, summary: 'SearchRegisteredModels' } })
+    .input(z.object({ filter: z.string().optional(), max_results: int64.optional(), order_by: z.array(z.string()).optional(), page_token: z.string().optional() }))
+    .output(z.object({ registered_models: z.array(registeredModelOut).optional(), next_page_token: z.string().optional() }))
+    .query(async ({ ctx, input }) => {
+      const maxResults = validateRegistryMaxResults(input.max_results ?? REGISTRY_LIMITS.SEARCH_MODELS_DEFAULT, REGISTRY_LIMITS.SEARCH_MODELS_MAX);
+      const page = await searchRegisteredModels(ctx.db, {
+        projectId: ctx.project.id, filter: input.filter, orderBy: input.order_by, maxResults, pageToken: input.page_token || undefined,
+      });
+      const registered_models = await models.loadRegisteredModels(ctx.db, await models.modelRowsByIds(ctx.db, page.ids));
+      return { ...(registered_models.length ? { registered_models } : {}), ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}) };
+    }),
+
   create: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/registered-models/create', tags: MLFLOW, summary: 'CreateRegisteredModel' } })
     .input(z.object({ name: requiredString, tags: z.array(keyValueIn).optional(), description: z.string().optional(), deployment_job_id: z.string().optional() }))

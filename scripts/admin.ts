@@ -1,7 +1,8 @@
 // The admin CLI: npm run admin -- <command> [options]. Runs directly against the configured database.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config.ts';
-import { createDb, migrateLatest, type Db } from '../db/knex.ts';
+import { createDb, type Db } from '../db/knex.ts';
+import { migrateLatest } from '../db/migrate.ts';
 import { createUser, getUserByUsername, listUsers } from '../db/users.ts';
 import { createProject, getProject, getProjectByPath, listMembers, listProjects, removeMember, setMember } from '../db/projects.ts';
 import { createToken, listTokens, revokeToken, SCOPES, type Scope } from '../db/tokens.ts';

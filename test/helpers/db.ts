@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { createDb, migrateLatest, type Db } from '../../db/knex.ts';
+import { createDb, type Db } from '../../db/knex.ts';
+import { migrateLatest } from '../../db/migrate.ts';
 
 /**
  * The databases every suite runs on: SQLite always, MySQL/MariaDB when MLTRACK_TEST_MYSQL_URL is set.
