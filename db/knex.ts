@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import type BetterSqlite3 from 'better-sqlite3';
 import { migrationSource } from './migrations/index.ts';
 
 export type Db = Knex;
@@ -70,7 +71,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
     pool: {
       min: 1,
       max: 1,
-      afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(conn: BetterSqlite3.Database, done: (err: Error | null, conn: unknown) => void) {
         try {
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');

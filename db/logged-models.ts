@@ -9,8 +9,9 @@ import { chunk, groupBy, INSERT_CHUNK, lastValuePerKey, upsertKeyValues, withTra
 import { requireExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
 import { int64Col, type Int64 } from '../core/codecs.ts';
+import type { DbLoggedModelRow, DbModelKeyValueRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
-export type LoggedModelStatus = 'PENDING' | 'READY' | 'FAILED';
+export type LoggedModelStatus = DbLoggedModelRow['status'];
 export const LOGGED_MODEL_STATUSES: LoggedModelStatus[] = ['PENDING', 'READY', 'FAILED'];
 
 /** Status names on the wire (service.proto LoggedModelStatus). */
@@ -24,8 +25,10 @@ export interface LoggedModelRow {
   id: number;
   model_id: string;
   project_id: number;
-  experiment_id: number; // internal experiments.id
-  experiment_iid: number; // MLflow's experiment_id
+  /** logged_models.experiment_id: the experiment's internal key. */
+  experiment_key: ExperimentKey;
+  /** experiments.experiment_id: MLflow's experiment id. */
+  experiment_number: ExperimentNumber;
   name: string;
   artifact_location: string;
   status: LoggedModelStatus;
@@ -57,15 +60,21 @@ export interface LoggedModelOut {
 
 /** The columns of a LoggedModelRow, from `logged_models as m` joined with `experiments as e`. */
 export const LOGGED_MODEL_COLUMNS = [
-  'm.id', 'm.model_id', 'm.project_id', 'm.experiment_id', 'e.experiment_id as experiment_iid', 'm.name',
+  'm.id', 'm.model_id', 'm.project_id', 'm.experiment_id as experiment_key', 'e.experiment_id as experiment_number', 'm.name',
   'm.artifact_location', 'm.status', 'm.status_message', 'm.creation_time', 'm.last_updated_time', 'm.source_run_id',
   'm.model_type', 'm.lifecycle_stage',
 ];
 
-export function toLoggedModelRow(r: any): LoggedModelRow {
+/** A row of LOGGED_MODEL_COLUMNS, as read. */
+export type DbLoggedModelViewRow = Omit<DbLoggedModelRow, 'experiment_id' | 'deleted_time' | 'creator_id'> & {
+  experiment_key: ExperimentKey;
+  experiment_number: ExperimentNumber;
+};
+
+export function toLoggedModelRow(r: DbLoggedModelViewRow): LoggedModelRow {
   return {
     ...r,
-    experiment_iid: Number(r.experiment_iid),
+    experiment_number: Number(r.experiment_number) as ExperimentNumber,
     creation_time: int64Col(r.creation_time),
     last_updated_time: int64Col(r.last_updated_time),
   };
@@ -89,7 +98,7 @@ export async function getLoggedModelRow(
     .where('m.model_id', modelId)
     .andWhere('m.project_id', projectId);
   if (!allowDeleted) q.andWhere('m.lifecycle_stage', 'active');
-  const r = await q.first(LOGGED_MODEL_COLUMNS);
+  const r: DbLoggedModelViewRow | undefined = await q.first(LOGGED_MODEL_COLUMNS);
   return r ? toLoggedModelRow(r) : undefined;
 }
 
@@ -117,14 +126,14 @@ async function insertParams(trx: Trx, row: { id: number; model_id: string }, par
     if (prev !== undefined && prev !== p.value) throw paramChanged(row.model_id, p.key, prev, p.value);
     wanted.set(p.key, p.value);
   }
-  const existing = await trx('logged_model_params').where('model_id', row.id).whereIn('key', [...wanted.keys()]).select('key', 'value');
+  const existing = await trx<DbModelKeyValueRow>('logged_model_params').where('model_id', row.id).whereIn('key', [...wanted.keys()]).select('key', 'value');
   for (const e of existing) {
     const v = wanted.get(e.key)!;
     if (e.value !== v) throw paramChanged(row.model_id, e.key, e.value, v);
     wanted.delete(e.key);
   }
   for (const part of chunk([...wanted], INSERT_CHUNK)) {
-    await trx('logged_model_params').insert(part.map(([key, value]) => ({ model_id: row.id, key, value })));
+    await trx<DbModelKeyValueRow>('logged_model_params').insert(part.map(([key, value]) => ({ model_id: row.id, key, value })));
   }
 }
 
@@ -148,7 +157,7 @@ export async function createLoggedModel(
     }
     const modelId = newModelId();
     const now = Date.now();
-    const [id] = await trx('logged_models').insert({
+    const [id] = await trx<DbLoggedModelRow>('logged_models').insert({
       model_id: modelId,
       project_id: m.projectId,
       experiment_id: exp.id,
@@ -163,7 +172,7 @@ export async function createLoggedModel(
       creator_id: m.creatorId,
     });
     const row = { id: Number(id), model_id: modelId };
-    await upsertKeyValues(trx, 'logged_model_tags', { model_id: row.id }, lastValuePerKey(m.tags));
+    await upsertKeyValues<DbModelKeyValueRow>(trx, 'logged_model_tags', { model_id: row.id }, lastValuePerKey(m.tags));
     await insertParams(trx, row, m.params);
     return (await getLoggedModelRow(trx, m.projectId, modelId))!;
   });
@@ -172,7 +181,7 @@ export async function createLoggedModel(
 export async function finalizeLoggedModel(db: Db, projectId: number, modelId: string, status: LoggedModelStatus): Promise<LoggedModelRow> {
   return withTransaction(db, async (trx) => {
     const row = await requireLoggedModel(trx, projectId, modelId);
-    await trx('logged_models').where('id', row.id).update({ status, last_updated_time: nextUpdateTime(row) });
+    await trx<DbLoggedModelRow>('logged_models').where('id', row.id).update({ status, last_updated_time: nextUpdateTime(row) });
     return (await getLoggedModelRow(trx, projectId, modelId))!;
   });
 }
@@ -188,24 +197,24 @@ export async function deleteLoggedModel(db: Db, projectId: number, modelId: stri
   await withTransaction(db, async (trx) => {
     const row = await requireLoggedModel(trx, projectId, modelId);
     const now = nextUpdateTime(row);
-    await trx('logged_models').where('id', row.id).update({ lifecycle_stage: 'deleted', deleted_time: now, last_updated_time: now });
+    await trx<DbLoggedModelRow>('logged_models').where('id', row.id).update({ lifecycle_stage: 'deleted', deleted_time: now, last_updated_time: now });
   });
 }
 
 export async function setLoggedModelTags(db: Db, projectId: number, modelId: string, tags: KV[]): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireLoggedModel(trx, projectId, modelId);
-    await upsertKeyValues(trx, 'logged_model_tags', { model_id: row.id }, lastValuePerKey(tags));
-    await trx('logged_models').where('id', row.id).update({ last_updated_time: nextUpdateTime(row) });
+    await upsertKeyValues<DbModelKeyValueRow>(trx, 'logged_model_tags', { model_id: row.id }, lastValuePerKey(tags));
+    await trx<DbLoggedModelRow>('logged_models').where('id', row.id).update({ last_updated_time: nextUpdateTime(row) });
   });
 }
 
 export async function deleteLoggedModelTag(db: Db, projectId: number, modelId: string, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireLoggedModel(trx, projectId, modelId);
-    const n = await trx('logged_model_tags').where({ model_id: row.id, key }).del();
+    const n = await trx<DbModelKeyValueRow>('logged_model_tags').where({ model_id: row.id, key }).del();
     if (!n) throw notFound(`No tag with key '${key}' found for logged model with ID '${modelId}'.`);
-    await trx('logged_models').where('id', row.id).update({ last_updated_time: nextUpdateTime(row) });
+    await trx<DbLoggedModelRow>('logged_models').where('id', row.id).update({ last_updated_time: nextUpdateTime(row) });
   });
 }
 
@@ -221,15 +230,15 @@ export async function toLoggedModelsOut(db: Db, rows: LoggedModelRow[]): Promise
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const [tags, params] = await Promise.all([
-    db('logged_model_tags').whereIn('model_id', ids).orderBy(['model_id', 'key']).select('model_id', 'key', 'value'),
-    db('logged_model_params').whereIn('model_id', ids).orderBy(['model_id', 'key']).select('model_id', 'key', 'value'),
+    db<DbModelKeyValueRow>('logged_model_tags').whereIn('model_id', ids).orderBy(['model_id', 'key']).select('model_id', 'key', 'value'),
+    db<DbModelKeyValueRow>('logged_model_params').whereIn('model_id', ids).orderBy(['model_id', 'key']).select('model_id', 'key', 'value'),
   ]);
   const tagsBy = groupBy(tags, (t) => Number(t.model_id));
   const paramsBy = groupBy(params, (p) => Number(p.model_id));
   return rows.map((r) => {
     const info: LoggedModelOut['info'] = {
       model_id: r.model_id,
-      experiment_id: String(r.experiment_iid),
+      experiment_id: String(r.experiment_number),
       name: r.name,
       creation_timestamp_ms: r.creation_time,
       last_updated_timestamp_ms: r.last_updated_time,

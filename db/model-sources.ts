@@ -11,6 +11,7 @@ import { pyJsonDumps } from '../core/python.ts';
 import { requireLoggedModel } from './logged-models.ts';
 import { downloadUri, requireVersion } from './model-versions.ts';
 import { requireRun } from './runs.ts';
+import type { DbModelKeyValueRow } from './tables.ts';
 
 export interface ResolvedSource {
   storageLocation?: string;
@@ -54,7 +55,7 @@ export async function resolveVersionSource(
 /** MLflow 3: the logged model's tag `mlflow.modelVersions` lists the versions registered from it. */
 export async function recordVersionOnLoggedModel(trx: Trx, loggedModelKey: number, name: string, version: number): Promise<void> {
   const key = 'mlflow.modelVersions';
-  const prev = await trx('logged_model_tags').where({ model_id: loggedModelKey, key }).first('value');
+  const prev = await trx<DbModelKeyValueRow>('logged_model_tags').where({ model_id: loggedModelKey, key }).first('value');
   let list: unknown[] = [];
   try {
     const parsed: unknown = prev ? JSON.parse(prev.value) : [];
@@ -65,5 +66,5 @@ export async function recordVersionOnLoggedModel(trx: Trx, loggedModelKey: numbe
   list.push({ name, version });
   // written as MLflow's server writes it (Python's json.dumps), which the 3.x client then merges its entry into
   const value = pyJsonDumps(list);
-  await trx('logged_model_tags').insert({ model_id: loggedModelKey, key, value }).onConflict(['model_id', 'key']).merge(['value']);
+  await trx<DbModelKeyValueRow>('logged_model_tags').insert({ model_id: loggedModelKey, key, value }).onConflict(['model_id', 'key']).merge(['value']);
 }

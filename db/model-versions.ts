@@ -12,6 +12,7 @@ import { groupBy, lastValuePerKey, upsertKeyValues, withTransaction } from './tx
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { requireModel } from './registered-models.ts';
 import { recordVersionOnLoggedModel } from './model-sources.ts';
+import type { DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
 export interface ModelVersionRow {
   id: number;
@@ -119,10 +120,10 @@ export async function createVersion(db: Db, v: NewVersion): Promise<ModelVersion
     const model = await requireModel(trx, v.projectId, v.name);
     const now = Date.now();
     // the UPDATE locks the model row: a concurrent creation waits here and then reads the bumped counter
-    await trx('registered_models').where({ id: model.id }).update({ next_version: trx.raw('next_version + 1'), last_updated_time: now });
-    const counter = await trx('registered_models').where({ id: model.id }).first('next_version');
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).update({ next_version: trx.raw('next_version + 1'), last_updated_time: now });
+    const counter = await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).first('next_version');
     const version = Number(counter!.next_version) - 1;
-    const [id] = await trx('model_versions').insert({
+    const [id] = await trx<DbModelVersionRow>('model_versions').insert({
       model_id: model.id,
       version,
       creation_time: now,
@@ -157,7 +158,7 @@ export async function updateVersionDescription(
   return withTransaction(db, async (trx) => {
     const row = await requireVersion(trx, projectId, name, version);
     const now = Date.now();
-    await trx('model_versions').where({ id: row.id }).update({ description: description ?? null, last_updated_time: now });
+    await trx<DbModelVersionRow>('model_versions').where({ id: row.id }).update({ description: description ?? null, last_updated_time: now });
     return { ...row, description: description ?? null, last_updated_time: now };
   });
 }
@@ -167,12 +168,12 @@ export async function deleteVersion(db: Db, projectId: number, name: string, ver
   await withTransaction(db, async (trx) => {
     const row = await requireVersion(trx, projectId, name, version);
     const now = Date.now();
-    await trx('model_versions').where({ id: row.id }).update({
+    await trx<DbModelVersionRow>('model_versions').where({ id: row.id }).update({
       current_stage: STAGE_DELETED, source: 'REDACTED-SOURCE-PATH', run_id: 'REDACTED-RUN-ID', run_link: 'REDACTED-RUN-LINK',
       storage_location: null, description: null, user_id: null, status_message: null, last_updated_time: now,
     });
-    await trx('registered_model_aliases').where({ model_id: row.model_id, version }).del();
-    await trx('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
+    await trx<DbRegisteredModelAliasRow>('registered_model_aliases').where({ model_id: row.model_id, version }).del();
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
   });
 }
 
@@ -193,13 +194,13 @@ export async function transitionStage(
     const row = await requireVersion(trx, projectId, name, version);
     const now = Date.now();
     if (archiveExisting) {
-      await trx('model_versions')
+      await trx<DbModelVersionRow>('model_versions')
         .where({ model_id: row.model_id, current_stage: stage })
         .whereNot('id', row.id)
         .update({ current_stage: 'Archived', last_updated_time: now });
     }
-    await trx('model_versions').where({ id: row.id }).update({ current_stage: stage, last_updated_time: now });
-    await trx('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
+    await trx<DbModelVersionRow>('model_versions').where({ id: row.id }).update({ current_stage: stage, last_updated_time: now });
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: row.model_id }).update({ last_updated_time: now });
     return { ...row, current_stage: stage, last_updated_time: now };
   });
 }
@@ -215,7 +216,7 @@ export async function setVersionTag(db: Db, projectId: number, name: string, ver
 export async function deleteVersionTag(db: Db, projectId: number, name: string, version: number, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireVersion(trx, projectId, name, version);
-    await trx('model_version_tags').where({ version_id: row.id, key }).del();
+    await trx<DbModelVersionTagRow>('model_version_tags').where({ version_id: row.id, key }).del();
   });
 }
 
@@ -223,9 +224,9 @@ export async function deleteVersionTag(db: Db, projectId: number, name: string, 
 export async function loadModelVersions(db: Db, rows: ModelVersionRow[], opts: { aliases: boolean }): Promise<ModelVersion[]> {
   if (!rows.length) return [];
   const [tags, aliases] = await Promise.all([
-    db('model_version_tags').whereIn('version_id', rows.map((r) => r.id)).select('version_id', 'key', 'value'),
+    db<DbModelVersionTagRow>('model_version_tags').whereIn('version_id', rows.map((r) => r.id)).select('version_id', 'key', 'value'),
     opts.aliases
-      ? db('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
+      ? db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
       : Promise.resolve([]),
   ]);
   const tagsBy = groupBy(tags as { version_id: number; key: string; value: string }[], (t) => Number(t.version_id));

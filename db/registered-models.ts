@@ -12,6 +12,7 @@ import type { KeyValue, RegisteredModel } from '../core/entities.ts';
 import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { latestPerStage, loadModelVersions, type ModelVersionRow } from './model-versions.ts';
+import type { DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
 export interface RegisteredModelRow {
   id: number;
@@ -23,9 +24,10 @@ export interface RegisteredModelRow {
   next_version: number;
 }
 
-const MODEL_COLUMNS = ['id', 'project_id', 'name', 'description', 'creation_time', 'last_updated_time', 'next_version'];
+const MODEL_COLUMNS = ['id', 'project_id', 'name', 'description', 'creation_time', 'last_updated_time', 'next_version'] as const;
+type ModelColumns = Pick<DbRegisteredModelRow, (typeof MODEL_COLUMNS)[number]>;
 
-const toModelRow = (r: Record<string, unknown>): RegisteredModelRow => ({
+const toModelRow = (r: ModelColumns): RegisteredModelRow => ({
   id: Number(r.id),
   project_id: Number(r.project_id),
   name: String(r.name),
@@ -39,12 +41,12 @@ export const modelNotFound = (name: string) => notFound(`Registered Model with n
 const modelExists = (name: string) => alreadyExists(`Registered Model (name=${name}) already exists.`);
 
 export async function getModelRow(db: Db | Trx, projectId: number, name: string): Promise<RegisteredModelRow | undefined> {
-  const r = await db('registered_models').where({ project_id: projectId, name }).first(MODEL_COLUMNS);
+  const r = await db<DbRegisteredModelRow>('registered_models').where({ project_id: projectId, name }).first(...MODEL_COLUMNS);
   return r ? toModelRow(r) : undefined;
 }
 
 export async function requireModel(db: Db | Trx, projectId: number, name: string, forUpdate = false): Promise<RegisteredModelRow> {
-  const q = db('registered_models').where({ project_id: projectId, name }).first(MODEL_COLUMNS);
+  const q = db<DbRegisteredModelRow>('registered_models').where({ project_id: projectId, name }).first(...MODEL_COLUMNS);
   if (forUpdate && isMysql(db)) q.forUpdate();
   const r = await q;
   if (!r) throw modelNotFound(name);
@@ -59,7 +61,7 @@ export async function createModel(
     return await withTransaction(db, async (trx) => {
       if (await getModelRow(trx, m.projectId, m.name)) throw modelExists(m.name);
       const now = Date.now();
-      const [id] = await trx('registered_models').insert({
+      const [id] = await trx<DbRegisteredModelRow>('registered_models').insert({
         project_id: m.projectId,
         name: m.name,
         description: m.description ?? null,
@@ -85,8 +87,8 @@ export async function renameModel(db: Db, projectId: number, name: string, newNa
       const model = await requireModel(trx, projectId, name);
       if (newName !== name && (await getModelRow(trx, projectId, newName))) throw modelExists(newName);
       const now = Date.now();
-      await trx('registered_models').where({ id: model.id }).update({ name: newName, last_updated_time: now });
-      await trx('model_versions').where({ model_id: model.id }).update({ last_updated_time: now });
+      await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).update({ name: newName, last_updated_time: now });
+      await trx<DbModelVersionRow>('model_versions').where({ model_id: model.id }).update({ last_updated_time: now });
       return { ...model, name: newName, last_updated_time: now };
     });
   } catch (err) {
@@ -100,7 +102,7 @@ export async function updateModelDescription(db: Db, projectId: number, name: st
   return withTransaction(db, async (trx) => {
     const model = await requireModel(trx, projectId, name);
     const now = Date.now();
-    await trx('registered_models').where({ id: model.id }).update({ description, last_updated_time: now });
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).update({ description, last_updated_time: now });
     return { ...model, description, last_updated_time: now };
   });
 }
@@ -109,11 +111,11 @@ export async function updateModelDescription(db: Db, projectId: number, name: st
 export async function deleteModel(db: Db, projectId: number, name: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const model = await requireModel(trx, projectId, name);
-    await trx('registered_model_aliases').where({ model_id: model.id }).del();
-    await trx('model_version_tags').whereIn('version_id', trx('model_versions').where({ model_id: model.id }).select('id')).del();
-    await trx('model_versions').where({ model_id: model.id }).del();
-    await trx('registered_model_tags').where({ model_id: model.id }).del();
-    await trx('registered_models').where({ id: model.id }).del();
+    await trx<DbRegisteredModelAliasRow>('registered_model_aliases').where({ model_id: model.id }).del();
+    await trx<DbModelVersionTagRow>('model_version_tags').whereIn('version_id', trx<DbModelVersionRow>('model_versions').where({ model_id: model.id }).select('id')).del();
+    await trx<DbModelVersionRow>('model_versions').where({ model_id: model.id }).del();
+    await trx<DbModelKeyValueRow>('registered_model_tags').where({ model_id: model.id }).del();
+    await trx<DbRegisteredModelRow>('registered_models').where({ id: model.id }).del();
   });
 }
 
@@ -129,7 +131,7 @@ export async function setModelTag(db: Db, projectId: number, name: string, key: 
 export async function deleteModelTag(db: Db, projectId: number, name: string, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const model = await requireModel(trx, projectId, name);
-    await trx('registered_model_tags').where({ model_id: model.id, key }).del();
+    await trx<DbModelKeyValueRow>('registered_model_tags').where({ model_id: model.id, key }).del();
   });
 }
 
@@ -140,9 +142,9 @@ export async function deleteModelTag(db: Db, projectId: number, name: string, ke
 export async function setAlias(db: Db, projectId: number, name: string, alias: string, version: number): Promise<void> {
   await withTransaction(db, async (trx) => {
     const model = await getModelRow(trx, projectId, name);
-    const v = model && (await trx('model_versions').where({ model_id: model.id, version }).whereNot('current_stage', STAGE_DELETED).first('id'));
+    const v = model && (await trx<DbModelVersionRow>('model_versions').where({ model_id: model.id, version }).whereNot('current_stage', STAGE_DELETED).first('id'));
     if (!model || !v) throw notFound(`Model Version (name=${name}, version=${version}) not found`);
-    await trx('registered_model_aliases').insert({ model_id: model.id, alias, version }).onConflict(['model_id', 'alias']).merge(['version']);
+    await trx<DbRegisteredModelAliasRow>('registered_model_aliases').insert({ model_id: model.id, alias, version }).onConflict(['model_id', 'alias']).merge(['version']);
   });
 }
 
@@ -150,13 +152,13 @@ export async function setAlias(db: Db, projectId: number, name: string, alias: s
 export async function deleteAlias(db: Db, projectId: number, name: string, alias: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const model = await requireModel(trx, projectId, name);
-    await trx('registered_model_aliases').where({ model_id: model.id, alias }).del();
+    await trx<DbRegisteredModelAliasRow>('registered_model_aliases').where({ model_id: model.id, alias }).del();
   });
 }
 
 /** The version number an alias names, or undefined. */
 export async function aliasVersion(db: Db, modelId: number, alias: string): Promise<number | undefined> {
-  const r = await db('registered_model_aliases').where({ model_id: modelId, alias }).first('version');
+  const r = await db<DbRegisteredModelAliasRow>('registered_model_aliases').where({ model_id: modelId, alias }).first('version');
   return r ? Number(r.version) : undefined;
 }
 
@@ -173,8 +175,8 @@ export async function loadRegisteredModels(db: Db, rows: RegisteredModelRow[]): 
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const [tags, aliases, latestBy] = await Promise.all([
-    db('registered_model_tags').whereIn('model_id', ids).select('model_id', 'key', 'value'),
-    db('registered_model_aliases').whereIn('model_id', ids).select('model_id', 'alias', 'version'),
+    db<DbModelKeyValueRow>('registered_model_tags').whereIn('model_id', ids).select('model_id', 'key', 'value'),
+    db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', ids).select('model_id', 'alias', 'version'),
     latestPerStage(db, ids),
   ]);
   const tagsBy = groupBy(tags as { model_id: number; key: string; value: string }[], (t) => Number(t.model_id));

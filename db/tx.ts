@@ -1,5 +1,6 @@
 import type { Db, Trx } from './knex.ts';
 import type { KeyValue } from '../core/entities.ts';
+import type { DbKeyValueRow } from './tables.ts';
 
 /** Errors worth retrying the whole transaction for: deadlocks and lock timeouts (Galera certification failures
  * arrive as deadlocks), and SQLite's busy database. */
@@ -78,10 +79,15 @@ export function lastValuePerKey(tags: readonly KeyValue[]): KeyValue[] {
  * Multi-row upsert of key/value rows owned by one parent (tags of a run, an experiment, a logged model): chunked, so
  * no statement exceeds SQLite's 500-row insert; an existing key takes the new value.
  */
-export async function upsertKeyValues(trx: Trx, table: string, owner: Record<string, number>, rows: readonly KeyValue[]): Promise<void> {
+export async function upsertKeyValues<Row extends DbKeyValueRow>(
+  trx: Trx,
+  table: string,
+  owner: Omit<Row, 'key' | 'value'>,
+  rows: readonly KeyValue[],
+): Promise<void> {
   const [column] = Object.keys(owner);
   for (const part of chunk([...rows], INSERT_CHUNK)) {
-    await trx(table)
+    await trx<DbKeyValueRow>(table)
       .insert(part.map((r) => ({ ...owner, key: r.key, value: r.value })))
       .onConflict([column!, 'key'])
       .merge(['value']);

@@ -7,6 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { isMysql } from '../knex.ts';
+import type { ExperimentKey } from '../tables.ts';
 import { parseExperimentFilter, parseExperimentOrderBy, type ExperimentClause, type ExperimentOrderKey } from './parse.ts';
 import { lifecycleStages, type ViewType } from '../../core/entities.ts';
 import {
@@ -41,7 +42,7 @@ export interface SearchExperimentsQuery {
 
 export interface SearchExperimentsResult {
   /** Internal experiments.id values, in page order. */
-  experimentIds: number[];
+  experimentIds: ExperimentKey[];
   nextPageToken?: string;
 }
 
@@ -89,7 +90,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
   const query = sql`SELECT e.id AS id, ${selectSortKeys(terms)} FROM experiments e WHERE ${and(where)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(q.maxResults + 1))}`;
   const rows = await selectRows<Record<string, unknown>>(db, query);
   const page = rows.slice(0, q.maxResults);
-  const result: SearchExperimentsResult = { experimentIds: page.map((row) => Number(row.id)) };
+  const result: SearchExperimentsResult = { experimentIds: page.map((row) => Number(row.id) as ExperimentKey) };
   if (rows.length > q.maxResults) {
     result.nextPageToken = encodeKeysetToken('experiments', signature, rowSortValues(terms, page[page.length - 1]!));
   }

@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import { isMysql, type Db } from '../knex.ts';
 import { int64Bind } from '../../core/codecs.ts';
 import { experimentNumbers } from '../experiments.ts';
-import { LOGGED_MODEL_COLUMNS, toLoggedModelRow, WIRE_STATUS, type LoggedModelRow } from '../logged-models.ts';
+import { LOGGED_MODEL_COLUMNS, toLoggedModelRow, WIRE_STATUS, type DbLoggedModelViewRow, type LoggedModelRow } from '../logged-models.ts';
 import type { LoggedModelAttribute, LoggedModelClause } from './filter-logged-models.ts';
 import { strCmp, strEq } from './sql.ts';
 
@@ -55,7 +55,8 @@ export async function searchLoggedModels(
   }
   for (const [attr, dir] of q.order) query.orderBy(`m.${attr}`, dir);
   query.orderBy('m.creation_time', 'desc').orderBy('m.model_id', 'asc');
-  const rows = (await query.limit(q.limit + 1).offset(q.offset).select(LOGGED_MODEL_COLUMNS)).map(toLoggedModelRow);
+  const found: DbLoggedModelViewRow[] = await query.limit(q.limit + 1).offset(q.offset).select(LOGGED_MODEL_COLUMNS);
+  const rows = found.map(toLoggedModelRow);
   const more = rows.length > q.limit;
   return { rows: more ? rows.slice(0, q.limit) : rows, more };
 }

@@ -19,6 +19,7 @@ import type { Knex } from 'knex';
 import { lifecycleStages, type ViewType } from '../../core/entities.ts';
 import { int64Text } from '../../core/codecs.ts';
 import { isMysql } from '../knex.ts';
+import type { ExperimentKey } from '../tables.ts';
 import { parseRunFilter, parseRunOrderBy, type RunAttribute, type RunClause, type RunOrderBy } from './parse.ts';
 import {
   and,
@@ -44,8 +45,8 @@ import { decodeKeysetToken, encodeKeysetToken, sortSignature } from '../../core/
 
 
 export interface SearchRunsQuery {
-  /** Internal experiments.id values, already access-checked. */
-  experimentIds: number[];
+  /** ExperimentKey values (experiments.id), already access-checked; typed `number` so fixtures may pass plain ids. */
+  experimentIds: readonly (ExperimentKey | number)[];
   filter?: string;
   orderBy?: string[];
   /** 1..LIMITS.SEARCH_MAX_RESULTS_THRESHOLD, validated by the caller. */
