@@ -74,8 +74,9 @@ function Shell({ username }: { username: string }) {
   const project = useQuery({ queryKey: ['project'], queryFn: () => trpc.ui.project.query() });
   async function out() {
     await signOut();
-    qc.clear();
-    await qc.invalidateQueries({ queryKey: ['session'] });
+    // forget everything the signed-in user saw, then show the sign-in page
+    qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'session' });
+    qc.setQueryData(['session'], null);
   }
   let body;
   if (project.isError) {

@@ -59,7 +59,7 @@ function Preview({ file, url }: { file: File; url: string }) {
     <section className="stack" aria-label={`Preview of ${file.path}`}>
       <div className="row"><h2 style={{ margin: 0 }}>{file.path}</h2><span className="muted">{size.toLocaleString('en-US')} bytes</span>
         <a className="button" href={url} download={file.path.split('/').pop()}>Download</a></div>
-      <div className="preview">
+      <div className="preview" tabIndex={0} aria-label="File contents">
         {kind === 'image' && <img src={url} alt={file.path} style={{ maxWidth: '100%' }} />}
         {kind === 'html' && <HtmlPreview url={url} />}
         {kind === 'json' && <JsonPreview url={url} size={size} />}

@@ -60,8 +60,9 @@ export default function Chart({ metricKey, runs, x, logY, smoothing, band }: Cha
       const d = data[0]!;
       aligned = [xsOf(d), ema(d.last, smoothing), d.min, d.max] as uPlot.AlignedData;
       series.push({ label: runs[0]!.label, stroke: colors[0], width: 1.5, points: { show: d.x.length < 60 } });
-      series.push({ label: 'min', stroke: 'transparent', show: band, points: { show: false } });
-      series.push({ label: 'max', stroke: 'transparent', show: band, points: { show: false } });
+      // the band's edges are drawn too (faintly): a one-bucket spike is a 1-px-wide band that a fill alone would hide
+      series.push({ label: 'min', stroke: css('--chart-band'), width: 1, show: band, points: { show: false } });
+      series.push({ label: 'max', stroke: css('--chart-band'), width: 1, show: band, points: { show: false } });
       if (band) bands.push({ series: [3, 2], fill: css('--chart-band') });
     } else {
       aligned = uPlot.join(data.map((d) => [xsOf(d), ema(d.last, smoothing)] as uPlot.AlignedData));
@@ -87,7 +88,7 @@ export default function Chart({ metricKey, runs, x, logY, smoothing, band }: Cha
       <p className="muted" data-testid="chart-caption">
         {failed ? <span className="error">Could not load {metricKey}: {String(failed.error?.message)}</span>
           : !ready ? 'Loading history…'
-          : `${shown.toLocaleString('en-US')} points drawn of ${total.toLocaleString('en-US')} logged`}
+          : `${shown.toLocaleString('en-US')} point${shown === 1 ? '' : 's'} drawn of ${total.toLocaleString('en-US')} logged`}
       </p>
     </div>
   );
