@@ -215,7 +215,7 @@ const byKey = (a: KeyValue, b: KeyValue) => cmp(a.key, b.key);
 /** Model rows by internal id, in the order of `ids` (a search page). */
 export async function modelRowsByIds(db: Db, ids: number[]): Promise<RegisteredModelRow[]> {
   if (!ids.length) return [];
-  const rows = (await db('registered_models').whereIn('id', ids).select(MODEL_COLUMNS)).map(toModelRow);
+  const rows = (await db<DbRegisteredModelRow>('registered_models').whereIn('id', ids).select(...MODEL_COLUMNS)).map(toModelRow);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
