@@ -12,27 +12,13 @@ import { groupBy, lastValuePerKey, upsertKeyValues, withTransaction } from './tx
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { requireModel } from './registered-models.ts';
 import { recordVersionOnLoggedModel } from './model-sources.ts';
-import type { DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
+import type { Decoded, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
-export interface ModelVersionRow {
-  id: number;
-  model_id: number;
-  /** the model's name (joined), for the wire */
+/** A version as the repository hands it out, with its model's name joined (VERSION_COLUMNS) for the wire. */
+export type ModelVersionRow = Decoded<Omit<DbModelVersionRow, 'creator_id' | 'status'>, 'creation_time' | 'last_updated_time'> & {
   name: string;
-  version: number;
-  creation_time: Int64;
-  last_updated_time: Int64;
-  description: string | null;
-  user_id: string | null;
-  current_stage: string;
-  source: string;
-  storage_location: string | null;
-  run_id: string | null;
-  run_link: string | null;
   status: ModelVersion['status'];
-  status_message: string | null;
-  logged_model_id: string | null;
-}
+};
 
 export const VERSION_COLUMNS = [
   'v.id', 'v.model_id', 'm.name', 'v.version', 'v.creation_time', 'v.last_updated_time', 'v.description', 'v.user_id',

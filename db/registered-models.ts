@@ -12,17 +12,9 @@ import type { KeyValue, RegisteredModel } from '../core/entities.ts';
 import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { latestPerStage, loadModelVersions, type ModelVersionRow, VERSION_COLUMNS } from './model-versions.ts';
-import type { DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
+import type { Decoded, DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
-export interface RegisteredModelRow {
-  id: number;
-  project_id: number;
-  name: string;
-  description: string | null;
-  creation_time: Int64;
-  last_updated_time: Int64;
-  next_version: number;
-}
+export type RegisteredModelRow = Decoded<Omit<DbRegisteredModelRow, 'creator_id'>, 'creation_time' | 'last_updated_time'>;
 
 const MODEL_COLUMNS = ['id', 'project_id', 'name', 'description', 'creation_time', 'last_updated_time', 'next_version'] as const;
 type ModelColumns = Pick<DbRegisteredModelRow, (typeof MODEL_COLUMNS)[number]>;
