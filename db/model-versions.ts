@@ -26,9 +26,13 @@ export const VERSION_COLUMNS = [
   'v.logged_model_id',
 ];
 
-export function toVersionRow(r: Record<string, unknown>): ModelVersionRow {
+/** A row of VERSION_COLUMNS, as read. */
+export type DbVersionViewRow = Omit<DbModelVersionRow, 'creator_id'> & { name: string };
+
+export function toVersionRow(r: DbVersionViewRow | ModelVersionRow): ModelVersionRow {
   return {
-    ...(r as unknown as ModelVersionRow),
+    ...r,
+    status: r.status as ModelVersion['status'],
     id: Number(r.id),
     model_id: Number(r.model_id),
     version: Number(r.version),
@@ -42,7 +46,7 @@ export const versionNotFound = (name: string, version: number | string) =>
 
 /** The live (not deleted) version `version` of the model `name`, or a 404. */
 export async function requireVersion(db: Db | Trx, projectId: number, name: string, version: number): Promise<ModelVersionRow> {
-  const r = await db('model_versions as v')
+  const r: DbVersionViewRow | undefined = await db('model_versions as v')
     .join('registered_models as m', 'm.id', 'v.model_id')
     .where({ 'm.project_id': projectId, 'm.name': name, 'v.version': version })
     .whereNot('v.current_stage', STAGE_DELETED)
@@ -52,8 +56,8 @@ export async function requireVersion(db: Db | Trx, projectId: number, name: stri
 }
 
 /** The highest-numbered version in each stage, in the order each stage first appears by ascending number. */
-export function latestPerStage(rows: readonly (Record<string, unknown> | ModelVersionRow)[]): ModelVersionRow[] {
-  const sorted = rows.map((r) => toVersionRow(r as Record<string, unknown>)).filter((v) => v.current_stage !== STAGE_DELETED).sort((a, b) => a.version - b.version);
+export function latestPerStage(rows: readonly (DbVersionViewRow | ModelVersionRow)[]): ModelVersionRow[] {
+  const sorted = rows.map(toVersionRow).filter((v) => v.current_stage !== STAGE_DELETED).sort((a, b) => a.version - b.version);
   const best = new Map<string, ModelVersionRow>();
   for (const v of sorted) best.set(v.current_stage, v);
   return [...best.values()];

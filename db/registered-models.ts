@@ -11,7 +11,7 @@ import { int64Col, type Int64 } from '../core/codecs.ts';
 import type { KeyValue, RegisteredModel } from '../core/entities.ts';
 import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
-import { latestPerStage, loadModelVersions, type ModelVersionRow, VERSION_COLUMNS } from './model-versions.ts';
+import { latestPerStage, loadModelVersions, type DbVersionViewRow, type ModelVersionRow, VERSION_COLUMNS } from './model-versions.ts';
 import type { Decoded, DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
 export type RegisteredModelRow = Decoded<Omit<DbRegisteredModelRow, 'creator_id'>, 'creation_time' | 'last_updated_time'>;
@@ -181,9 +181,9 @@ export async function loadRegisteredModels(db: Db, rows: RegisteredModelRow[]): 
       .whereNot('v.current_stage', STAGE_DELETED)
       .select(VERSION_COLUMNS),
   ]);
-  const tagsBy = groupBy(tags as { model_id: number; key: string; value: string }[], (t) => Number(t.model_id));
-  const aliasesBy = groupBy(aliases as { model_id: number; alias: string; version: number }[], (a) => Number(a.model_id));
-  const versionsBy = groupBy(versions as Record<string, unknown>[], (v) => Number(v.model_id));
+  const tagsBy = groupBy(tags, (t) => Number(t.model_id));
+  const aliasesBy = groupBy(aliases, (a) => Number(a.model_id));
+  const versionsBy = groupBy(versions as DbVersionViewRow[], (v) => Number(v.model_id));
   const latestRows = rows.flatMap((r) => latestPerStage(versionsBy.get(r.id) ?? []));
   // nested versions carry tags but no aliases, as MLflow's answers do
   const latest = groupBy(await loadModelVersions(db, latestRows, { aliases: false }), (v) => v.name);
