@@ -55,12 +55,38 @@ export async function requireVersion(db: Db | Trx, projectId: number, name: stri
   return toVersionRow(r);
 }
 
-/** The highest-numbered version in each stage, in the order each stage first appears by ascending number. */
-export function latestPerStage(rows: readonly (DbVersionViewRow | ModelVersionRow)[]): ModelVersionRow[] {
-  const sorted = rows.map(toVersionRow).filter((v) => v.current_stage !== STAGE_DELETED).sort((a, b) => a.version - b.version);
-  const best = new Map<string, ModelVersionRow>();
-  for (const v of sorted) best.set(v.current_stage, v);
-  return [...best.values()];
+/**
+ * The latest version per stage of each model: the highest-numbered live version in each stage (of `stages`, or
+ * all), in the order each stage first appears among the model's versions by ascending number, as MLflow lists
+ * them. Two queries however many versions: the stage groups (from the (model_id, current_stage) index), then
+ * those versions' rows.
+ */
+export async function latestPerStage(db: Db, modelIds: number[], stages?: readonly string[]): Promise<Map<number, ModelVersionRow[]>> {
+  const out = new Map<number, ModelVersionRow[]>();
+  if (!modelIds.length) return out;
+  // an aggregate, not table rows: its result type is the one named below
+  const q = db('model_versions')
+    .whereIn('model_id', modelIds)
+    .whereNot('current_stage', STAGE_DELETED)
+    .groupBy('model_id', 'current_stage')
+    .select('model_id', db.raw('MIN(version) AS first_version'), db.raw('MAX(version) AS last_version'));
+  if (stages) q.whereIn('current_stage', [...stages]);
+  const groups = (await q) as { model_id: number; first_version: number; last_version: number }[];
+  if (!groups.length) return out;
+  groups.sort((a, b) => Number(a.model_id) - Number(b.model_id) || Number(a.first_version) - Number(b.first_version));
+  const rows: DbVersionViewRow[] = await db('model_versions as v')
+    .join('registered_models as m', 'm.id', 'v.model_id')
+    .whereIn(['v.model_id', 'v.version'], groups.map((g) => [Number(g.model_id), Number(g.last_version)]))
+    .select(VERSION_COLUMNS);
+  const byKey = new Map(rows.map(toVersionRow).map((r) => [`${r.model_id}/${r.version}`, r]));
+  for (const g of groups) {
+    const row = byKey.get(`${Number(g.model_id)}/${Number(g.last_version)}`);
+    if (!row) continue;
+    const list = out.get(row.model_id);
+    if (list) list.push(row);
+    else out.set(row.model_id, [row]);
+  }
+  return out;
 }
 
 export interface NewVersion {
@@ -194,8 +220,8 @@ export async function loadModelVersions(db: Db, rows: ModelVersionRow[], opts: {
       ? db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
       : Promise.resolve([]),
   ]);
-  const tagsBy = groupBy(tags as { version_id: number; key: string; value: string }[], (t) => Number(t.version_id));
-  const aliasesBy = groupBy(aliases as { model_id: number; alias: string; version: number }[], (a) => `${a.model_id}/${a.version}`);
+  const tagsBy = groupBy(tags, (t) => Number(t.version_id));
+  const aliasesBy = groupBy(aliases as Pick<DbRegisteredModelAliasRow, 'model_id' | 'alias' | 'version'>[], (a) => `${a.model_id}/${a.version}`);
   return rows.map((r) => {
     const out: ModelVersion = {
       name: r.name,
@@ -222,16 +248,6 @@ export async function loadModelVersions(db: Db, rows: ModelVersionRow[], opts: {
 /** get-download-uri: where the files are (a models:/ source was resolved at creation), else the source. */
 export const downloadUri = (row: ModelVersionRow) => row.storage_location ?? row.source;
 
-/** All live versions of a model, for get-latest-versions and resolution of `models:/name/latest`. */
-export async function liveVersionRows(db: Db, modelId: number): Promise<ModelVersionRow[]> {
-  const rows = await db('model_versions as v')
-    .join('registered_models as m', 'm.id', 'v.model_id')
-    .where('v.model_id', modelId)
-    .whereNot('v.current_stage', STAGE_DELETED)
-    .orderBy('v.version')
-    .select(VERSION_COLUMNS);
-  return rows.map(toVersionRow);
-}
 
 
 /** Version rows by internal id, in the order of `ids` (a search page). */

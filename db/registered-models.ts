@@ -11,7 +11,7 @@ import { int64Col, type Int64 } from '../core/codecs.ts';
 import type { KeyValue, RegisteredModel } from '../core/entities.ts';
 import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
-import { latestPerStage, loadModelVersions, type DbVersionViewRow, type ModelVersionRow, VERSION_COLUMNS } from './model-versions.ts';
+import { latestPerStage, loadModelVersions, type ModelVersionRow } from './model-versions.ts';
 import type { Decoded, DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
 export type RegisteredModelRow = Decoded<Omit<DbRegisteredModelRow, 'creator_id'>, 'creation_time' | 'last_updated_time'>;
@@ -156,35 +156,24 @@ export async function aliasVersion(db: Db, modelId: number, alias: string): Prom
 
 /** get-latest-versions: per requested stage (all four when none), the highest-numbered live version in it. */
 export async function latestVersions(db: Db, model: RegisteredModelRow, stages: readonly Stage[]): Promise<ModelVersionRow[]> {
-  const wanted = stages.length ? stages : STAGES;
-  const rows = await db('model_versions as v')
-    .join('registered_models as m', 'm.id', 'v.model_id')
-    .where('v.model_id', model.id)
-    .whereIn('v.current_stage', [...wanted])
-    .select(VERSION_COLUMNS);
-  return latestPerStage(rows);
+  return (await latestPerStage(db, [model.id], stages.length ? stages : STAGES)).get(model.id) ?? [];
 }
 
 /**
  * Registered models for the wire, in the order of `rows`, with their tags, aliases and latest version per stage:
- * three queries however many models.
+ * four queries however many models and versions.
  */
 export async function loadRegisteredModels(db: Db, rows: RegisteredModelRow[]): Promise<RegisteredModel[]> {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const [tags, aliases, versions] = await Promise.all([
+  const [tags, aliases, latestBy] = await Promise.all([
     db<DbModelKeyValueRow>('registered_model_tags').whereIn('model_id', ids).select('model_id', 'key', 'value'),
     db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', ids).select('model_id', 'alias', 'version'),
-    db('model_versions as v')
-      .join('registered_models as m', 'm.id', 'v.model_id')
-      .whereIn('v.model_id', ids)
-      .whereNot('v.current_stage', STAGE_DELETED)
-      .select(VERSION_COLUMNS),
+    latestPerStage(db, ids),
   ]);
   const tagsBy = groupBy(tags, (t) => Number(t.model_id));
   const aliasesBy = groupBy(aliases, (a) => Number(a.model_id));
-  const versionsBy = groupBy(versions as DbVersionViewRow[], (v) => Number(v.model_id));
-  const latestRows = rows.flatMap((r) => latestPerStage(versionsBy.get(r.id) ?? []));
+  const latestRows = rows.flatMap((r) => latestBy.get(r.id) ?? []);
   // nested versions carry tags but no aliases, as MLflow's answers do
   const latest = groupBy(await loadModelVersions(db, latestRows, { aliases: false }), (v) => v.name);
   return rows.map((r) => {

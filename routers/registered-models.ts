@@ -15,7 +15,7 @@ import {
   REGISTRY_LIMITS,
 } from '../core/registry-rules.ts';
 import * as models from '../db/registered-models.ts';
-import { latestPerStage, liveVersionRows, loadModelVersions, requireVersion } from '../db/model-versions.ts';
+import { latestPerStage, loadModelVersions, requireVersion } from '../db/model-versions.ts';
 import type { Db } from '../db/knex.ts';
 
 /**
@@ -175,7 +175,7 @@ export const registeredModelsRouter = router({
       const model = await models.requireModel(ctx.db, ctx.project.id, input.name);
       let version = await models.aliasVersion(ctx.db, model.id, input.alias);
       if (version === undefined && input.alias.toLowerCase() === 'latest') {
-        const latest = latestPerStage(await liveVersionRows(ctx.db, model.id))[0];
+        const latest = (await latestPerStage(ctx.db, [model.id])).get(model.id)?.[0];
         if (!latest) throw notFound(`Latest version not found for model ${input.name}.`);
         version = latest.version;
       }
