@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MlflowError } from '../core/errors.ts';
+import { invalidParamMessage as message } from './helpers/errors.ts';
 import {
   decodeCompactOffsetToken,
   decodeKeysetToken,
@@ -10,17 +10,7 @@ import {
   sortSignature,
 } from '../core/page-token.ts';
 
-/** The three token formats on the wire, byte for byte, and their one error path. */
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlflowError);
-    expect((e as MlflowError).errorCode).toBe('INVALID_PARAMETER_VALUE');
-    return (e as MlflowError).message;
-  }
-  throw new Error('expected an error');
-}
+// The three token formats on the wire, byte for byte, and their one error path.
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 describe("MLflow's offset token (metrics/get-history)", () => {

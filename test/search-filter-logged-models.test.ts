@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MlflowError } from '../core/errors.ts';
+import { invalidParamMessage as message } from './helpers/errors.ts';
 import { parseLoggedModelFilter, parseLoggedModelOrder, parseRunFilter, type LoggedModelClause } from '../db/search/parse.ts';
 
 /**
  * The logged-model vocabulary on the shared scanner. The valid cases and messages are those of the regex tokenizer
  * it replaced (run against it case by case; one difference, marked); its dialect must not leak into run filters.
  */
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlflowError);
-    expect((e as MlflowError).errorCode).toBe('INVALID_PARAMETER_VALUE');
-    return (e as MlflowError).message;
-  }
-  throw new Error('expected an error');
-}
 
 describe('parseLoggedModelFilter', () => {
   const valid: [string, LoggedModelClause[]][] = [
