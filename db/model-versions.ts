@@ -257,3 +257,14 @@ export async function versionRowsByIds(db: Db, ids: number[]): Promise<ModelVers
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
+
+/** The highest live version of the model carrying tag `key` = `value` (GitLab's `gitlab.version`), or undefined. */
+export async function taggedVersion(db: Db, modelId: number, key: string, value: string): Promise<number | undefined> {
+  const r = await db('model_versions as v')
+    .join('model_version_tags as t', 't.version_id', 'v.id')
+    .where({ 'v.model_id': modelId, 't.key': key, 't.value': value })
+    .whereNot('v.current_stage', STAGE_DELETED)
+    .max({ version: 'v.version' })
+    .first();
+  return r?.version == null ? undefined : Number(r.version);
+}

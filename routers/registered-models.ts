@@ -15,7 +15,7 @@ import {
   REGISTRY_LIMITS,
 } from '../core/registry-rules.ts';
 import * as models from '../db/registered-models.ts';
-import { latestPerStage, loadModelVersions, requireVersion } from '../db/model-versions.ts';
+import { latestPerStage, loadModelVersions, requireVersion, taggedVersion } from '../db/model-versions.ts';
 import type { Db } from '../db/knex.ts';
 
 /**
@@ -33,6 +33,10 @@ const checkTags = (tags: { key: string; value: string }[] | undefined) => {
   for (const t of tags ?? []) validateRegistryTag(t.key, t.value);
   return tags ?? [];
 };
+
+/** GitLab's semantic versions of model versions: the tag `gitlab.version`, and a lookup by it through the alias API. */
+const GITLAB_VERSION_TAG = 'gitlab.version';
+const SEMVER_RE = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
 const latestVersionsInput = z.object({ name: requiredString, stages: z.array(z.string()).optional() });
 type LatestVersionsInput = z.output<typeof latestVersionsInput>;
@@ -164,16 +168,19 @@ export const registeredModelsRouter = router({
 
   /**
    * GetModelVersionByAlias, as MLflow 3 answers it: the model first (404), then the alias (400, as MLflow), and
-   * `latest` (any case) names the first of the latest versions per stage.
+   * `latest` (any case) names the first of the latest versions per stage. As GitLab's registry does, a semantic
+   * version (`models:/churn@1.2.0`) names the version tagged `gitlab.version` = 1.2.0; MLflow alias names cannot
+   * hold dots, so the two never clash.
    */
   getByAlias: readProcedure
     .meta({ openapi: { method: 'GET', path: '/registered-models/alias', tags: MLFLOW, summary: 'GetModelVersionByAlias' } })
     .input(z.object({ name: requiredString, alias: requiredString }))
     .output(z.object({ model_version: modelVersionOut }))
     .query(async ({ ctx, input }) => {
-      validateAliasName(input.alias, false);
+      const semver = SEMVER_RE.test(input.alias);
+      if (!semver) validateAliasName(input.alias, false);
       const model = await models.requireModel(ctx.db, ctx.project.id, input.name);
-      let version = await models.aliasVersion(ctx.db, model.id, input.alias);
+      let version = semver ? await taggedVersion(ctx.db, model.id, GITLAB_VERSION_TAG, input.alias) : await models.aliasVersion(ctx.db, model.id, input.alias);
       if (version === undefined && input.alias.toLowerCase() === 'latest') {
         const latest = (await latestPerStage(ctx.db, [model.id])).get(model.id)?.[0];
         if (!latest) throw notFound(`Latest version not found for model ${input.name}.`);

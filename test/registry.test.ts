@@ -321,4 +321,16 @@ describe.each(DB_KINDS)('model registry (%s)', (kind) => {
     const viaTrpc = await typed.modelVersions.get.query({ name: 'seq', version: '1' });
     expect(viaTrpc.model_version).toMatchObject({ name: 'seq', version: '1', aliases: ['champion'], status: 'READY' });
   });
+
+  it('GitLab semantic versions: models:/name@1.2.0 finds the version tagged gitlab.version = 1.2.0', async () => {
+    await ok('post', '/registered-models/create', { name: 'semver' });
+    await ok('post', '/model-versions/create', { name: 'semver', source: 's3://b/1', tags: [{ key: 'gitlab.version', value: '1.0.0' }] });
+    await ok('post', '/model-versions/create', { name: 'semver', source: 's3://b/2', tags: [{ key: 'gitlab.version', value: '1.2.0' }] });
+    const v = (await ok('get', '/registered-models/alias', { name: 'semver', alias: '1.2.0' })).model_version;
+    expect(v).toMatchObject({ version: '2', source: 's3://b/2' });
+    await bad('get', '/registered-models/alias', { name: 'semver', alias: '9.9.9' }, 400, 'INVALID_PARAMETER_VALUE', 'Registered model alias 9.9.9 not found.');
+    // anything else with a dot is still no alias name
+    await bad('get', '/registered-models/alias', { name: 'semver', alias: '1.2' }, 400, 'INVALID_PARAMETER_VALUE',
+      "Invalid alias name: '1.2'. Names may only contain alphanumerics, underscores (_), and dashes (-).");
+  });
 });
