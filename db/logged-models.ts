@@ -8,6 +8,7 @@ import { invalidParam, notFound } from '../core/errors.ts';
 import { chunk, groupBy, INSERT_CHUNK, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { requireExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
+import { requireRun } from './runs.ts';
 import { int64Col, type Int64 } from '../core/codecs.ts';
 import type { Decoded, DbLoggedModelRow, DbModelKeyValueRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
@@ -140,6 +141,8 @@ export async function createLoggedModel(
     if (exp.lifecycle_stage !== 'active') {
       throw invalidParam(`Could not create model under non-active experiment with ID ${m.experimentId}.`);
     }
+    // a run of another project is refused exactly as a missing one is
+    if (m.sourceRunId) await requireRun(trx, m.projectId, m.sourceRunId);
     const modelId = newModelId();
     const now = Date.now();
     const [id] = await trx<DbLoggedModelRow>('logged_models').insert({
