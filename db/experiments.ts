@@ -1,23 +1,12 @@
 import type { Db, Trx } from './knex.ts';
 import { alreadyExists, invalidParam, MlflowError, notFound } from '../core/errors.ts';
-import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
-import type { Experiment, LifecycleStage } from '../core/entities.ts';
-import { int64Col, type Int64 } from '../core/codecs.ts';
-import type { DbExperimentRow, DbExperimentTagRow, DbProjectRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
+import { groupBy, isDuplicateKey, lastValuePerKey, requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
+import type { Experiment } from '../core/entities.ts';
+import { int64Col } from '../core/codecs.ts';
+import type { Decoded, DbExperimentRow, DbExperimentTagRow, DbProjectRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
-export interface ExperimentRow {
-  /** The internal key other tables refer to. */
-  id: ExperimentKey;
-  project_id: number;
-  /** MLflow's experiment id within the project. */
-  experiment_id: ExperimentNumber;
-  name: string;
-  artifact_location: string;
-  lifecycle_stage: LifecycleStage;
-  creation_time: Int64;
-  last_update_time: Int64;
-  deleted_time: Int64 | null;
-}
+/** An experiment as the repository hands it out: `id` is its ExperimentKey, `experiment_id` its ExperimentNumber. */
+export type ExperimentRow = Decoded<Omit<DbExperimentRow, 'creator_id'>, 'creation_time' | 'last_update_time' | 'deleted_time'>;
 
 /** MLflow's experiment id on the wire as the per-project number it names, or undefined when it names none
  * (non-numeric, or too long for the column): such an id is simply not found, never a 500. */
@@ -110,11 +99,7 @@ export async function requireExperiment(db: Db | Trx, projectId: number, experim
 }
 
 export async function requireActiveExperiment(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow> {
-  const row = await requireExperiment(db, projectId, experimentId);
-  if (row.lifecycle_stage !== 'active') {
-    throw invalidParam(`The experiment ${experimentId} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`);
-  }
-  return row;
+  return requireActiveStage(await requireExperiment(db, projectId, experimentId), 'experiment', experimentId);
 }
 
 /** get-by-name: an active experiment is preferred; deleted ones are returned too, as MLflow does. */

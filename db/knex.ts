@@ -3,15 +3,14 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import { migrationSource } from './migrations/index.ts';
+import { fromBigInt } from '../core/codecs.ts';
 
 export type Db = Knex;
 export type Trx = Knex.Transaction;
 
 /** Converts SQLite's BigInt results back to numbers where that loses nothing; big values stay BigInt. */
 function unbig(value: unknown): unknown {
-  if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-  }
+  if (typeof value === 'bigint') return fromBigInt(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = unbig(value[i]);
     return value;

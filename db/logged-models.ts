@@ -8,8 +8,9 @@ import { invalidParam, notFound } from '../core/errors.ts';
 import { chunk, groupBy, INSERT_CHUNK, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { requireExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
+import { requireRun } from './runs.ts';
 import { int64Col, type Int64 } from '../core/codecs.ts';
-import type { DbLoggedModelRow, DbModelKeyValueRow, ExperimentKey, ExperimentNumber } from './tables.ts';
+import type { Decoded, DbLoggedModelRow, DbModelKeyValueRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
 export type LoggedModelStatus = DbLoggedModelRow['status'];
 export const LOGGED_MODEL_STATUSES: LoggedModelStatus[] = ['PENDING', 'READY', 'FAILED'];
@@ -21,24 +22,8 @@ export const WIRE_STATUS = {
   FAILED: 'LOGGED_MODEL_UPLOAD_FAILED',
 } as const satisfies Record<LoggedModelStatus, string>;
 
-export interface LoggedModelRow {
-  id: number;
-  model_id: string;
-  project_id: number;
-  /** logged_models.experiment_id: the experiment's internal key. */
-  experiment_key: ExperimentKey;
-  /** experiments.experiment_id: MLflow's experiment id. */
-  experiment_number: ExperimentNumber;
-  name: string;
-  artifact_location: string;
-  status: LoggedModelStatus;
-  status_message: string | null;
-  creation_time: Int64;
-  last_updated_time: Int64;
-  source_run_id: string | null;
-  model_type: string | null;
-  lifecycle_stage: 'active' | 'deleted';
-}
+/** A logged model as the repository hands it out, with its experiment's key and MLflow number (LOGGED_MODEL_COLUMNS). */
+export type LoggedModelRow = Decoded<DbLoggedModelViewRow, 'creation_time' | 'last_updated_time'>;
 
 /** The wire shape of a LoggedModel (fields in service.proto order; unset ones omitted). */
 export interface LoggedModelOut {
@@ -65,7 +50,8 @@ export const LOGGED_MODEL_COLUMNS = [
   'm.model_type', 'm.lifecycle_stage',
 ];
 
-/** A row of LOGGED_MODEL_COLUMNS, as read. */
+/** A row of LOGGED_MODEL_COLUMNS, as read: logged_models.experiment_id as experiment_key, experiments.experiment_id as
+ * experiment_number. */
 export type DbLoggedModelViewRow = Omit<DbLoggedModelRow, 'experiment_id' | 'deleted_time' | 'creator_id'> & {
   experiment_key: ExperimentKey;
   experiment_number: ExperimentNumber;
@@ -155,6 +141,8 @@ export async function createLoggedModel(
     if (exp.lifecycle_stage !== 'active') {
       throw invalidParam(`Could not create model under non-active experiment with ID ${m.experimentId}.`);
     }
+    // a run of another project is refused exactly as a missing one is
+    if (m.sourceRunId) await requireRun(trx, m.projectId, m.sourceRunId);
     const modelId = newModelId();
     const now = Date.now();
     const [id] = await trx<DbLoggedModelRow>('logged_models').insert({

@@ -12,27 +12,13 @@ import { groupBy, lastValuePerKey, upsertKeyValues, withTransaction } from './tx
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { requireModel } from './registered-models.ts';
 import { recordVersionOnLoggedModel } from './model-sources.ts';
-import type { DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
+import type { Decoded, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
-export interface ModelVersionRow {
-  id: number;
-  model_id: number;
-  /** the model's name (joined), for the wire */
+/** A version as the repository hands it out, with its model's name joined (VERSION_COLUMNS) for the wire. */
+export type ModelVersionRow = Decoded<Omit<DbModelVersionRow, 'creator_id' | 'status'>, 'creation_time' | 'last_updated_time'> & {
   name: string;
-  version: number;
-  creation_time: Int64;
-  last_updated_time: Int64;
-  description: string | null;
-  user_id: string | null;
-  current_stage: string;
-  source: string;
-  storage_location: string | null;
-  run_id: string | null;
-  run_link: string | null;
   status: ModelVersion['status'];
-  status_message: string | null;
-  logged_model_id: string | null;
-}
+};
 
 export const VERSION_COLUMNS = [
   'v.id', 'v.model_id', 'm.name', 'v.version', 'v.creation_time', 'v.last_updated_time', 'v.description', 'v.user_id',
@@ -40,9 +26,13 @@ export const VERSION_COLUMNS = [
   'v.logged_model_id',
 ];
 
-export function toVersionRow(r: Record<string, unknown>): ModelVersionRow {
+/** A row of VERSION_COLUMNS, as read. */
+export type DbVersionViewRow = Omit<DbModelVersionRow, 'creator_id'> & { name: string };
+
+export function toVersionRow(r: DbVersionViewRow | ModelVersionRow): ModelVersionRow {
   return {
-    ...(r as unknown as ModelVersionRow),
+    ...r,
+    status: r.status as ModelVersion['status'],
     id: Number(r.id),
     model_id: Number(r.model_id),
     version: Number(r.version),
@@ -56,7 +46,7 @@ export const versionNotFound = (name: string, version: number | string) =>
 
 /** The live (not deleted) version `version` of the model `name`, or a 404. */
 export async function requireVersion(db: Db | Trx, projectId: number, name: string, version: number): Promise<ModelVersionRow> {
-  const r = await db('model_versions as v')
+  const r: DbVersionViewRow | undefined = await db('model_versions as v')
     .join('registered_models as m', 'm.id', 'v.model_id')
     .where({ 'm.project_id': projectId, 'm.name': name, 'v.version': version })
     .whereNot('v.current_stage', STAGE_DELETED)
@@ -74,6 +64,7 @@ export async function requireVersion(db: Db | Trx, projectId: number, name: stri
 export async function latestPerStage(db: Db, modelIds: number[], stages?: readonly string[]): Promise<Map<number, ModelVersionRow[]>> {
   const out = new Map<number, ModelVersionRow[]>();
   if (!modelIds.length) return out;
+  // an aggregate, not table rows: its result type is the one named below
   const q = db('model_versions')
     .whereIn('model_id', modelIds)
     .whereNot('current_stage', STAGE_DELETED)
@@ -83,7 +74,7 @@ export async function latestPerStage(db: Db, modelIds: number[], stages?: readon
   const groups = (await q) as { model_id: number; first_version: number; last_version: number }[];
   if (!groups.length) return out;
   groups.sort((a, b) => Number(a.model_id) - Number(b.model_id) || Number(a.first_version) - Number(b.first_version));
-  const rows = await db('model_versions as v')
+  const rows: DbVersionViewRow[] = await db('model_versions as v')
     .join('registered_models as m', 'm.id', 'v.model_id')
     .whereIn(['v.model_id', 'v.version'], groups.map((g) => [Number(g.model_id), Number(g.last_version)]))
     .select(VERSION_COLUMNS);
@@ -229,8 +220,8 @@ export async function loadModelVersions(db: Db, rows: ModelVersionRow[], opts: {
       ? db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', [...new Set(rows.map((r) => r.model_id))]).select('model_id', 'alias', 'version')
       : Promise.resolve([]),
   ]);
-  const tagsBy = groupBy(tags as { version_id: number; key: string; value: string }[], (t) => Number(t.version_id));
-  const aliasesBy = groupBy(aliases as { model_id: number; alias: string; version: number }[], (a) => `${a.model_id}/${a.version}`);
+  const tagsBy = groupBy(tags, (t) => Number(t.version_id));
+  const aliasesBy = groupBy(aliases as Pick<DbRegisteredModelAliasRow, 'model_id' | 'alias' | 'version'>[], (a) => `${a.model_id}/${a.version}`);
   return rows.map((r) => {
     const out: ModelVersion = {
       name: r.name,

@@ -12,17 +12,9 @@ import type { KeyValue, RegisteredModel } from '../core/entities.ts';
 import { groupBy, isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
 import { STAGES, STAGE_DELETED, type Stage } from '../core/registry-rules.ts';
 import { latestPerStage, loadModelVersions, type ModelVersionRow } from './model-versions.ts';
-import type { DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
+import type { Decoded, DbModelKeyValueRow, DbModelVersionRow, DbModelVersionTagRow, DbRegisteredModelAliasRow, DbRegisteredModelRow } from './tables.ts';
 
-export interface RegisteredModelRow {
-  id: number;
-  project_id: number;
-  name: string;
-  description: string | null;
-  creation_time: Int64;
-  last_updated_time: Int64;
-  next_version: number;
-}
+export type RegisteredModelRow = Decoded<Omit<DbRegisteredModelRow, 'creator_id'>, 'creation_time' | 'last_updated_time'>;
 
 const MODEL_COLUMNS = ['id', 'project_id', 'name', 'description', 'creation_time', 'last_updated_time', 'next_version'] as const;
 type ModelColumns = Pick<DbRegisteredModelRow, (typeof MODEL_COLUMNS)[number]>;
@@ -179,8 +171,8 @@ export async function loadRegisteredModels(db: Db, rows: RegisteredModelRow[]): 
     db<DbRegisteredModelAliasRow>('registered_model_aliases').whereIn('model_id', ids).select('model_id', 'alias', 'version'),
     latestPerStage(db, ids),
   ]);
-  const tagsBy = groupBy(tags as { model_id: number; key: string; value: string }[], (t) => Number(t.model_id));
-  const aliasesBy = groupBy(aliases as { model_id: number; alias: string; version: number }[], (a) => Number(a.model_id));
+  const tagsBy = groupBy(tags, (t) => Number(t.model_id));
+  const aliasesBy = groupBy(aliases, (a) => Number(a.model_id));
   const latestRows = rows.flatMap((r) => latestBy.get(r.id) ?? []);
   // nested versions carry tags but no aliases, as MLflow's answers do
   const latest = groupBy(await loadModelVersions(db, latestRows, { aliases: false }), (v) => v.name);
@@ -204,7 +196,7 @@ const byKey = (a: KeyValue, b: KeyValue) => cmp(a.key, b.key);
 /** Model rows by internal id, in the order of `ids` (a search page). */
 export async function modelRowsByIds(db: Db, ids: number[]): Promise<RegisteredModelRow[]> {
   if (!ids.length) return [];
-  const rows = (await db('registered_models').whereIn('id', ids).select(MODEL_COLUMNS)).map(toModelRow);
+  const rows = (await db<DbRegisteredModelRow>('registered_models').whereIn('id', ids).select(...MODEL_COLUMNS)).map(toModelRow);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }

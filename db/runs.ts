@@ -6,38 +6,23 @@ import crypto from 'node:crypto';
 import type { Db, Trx } from './knex.ts';
 import { invalidParam, notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, type Int64 } from '../core/codecs.ts';
-import type { LifecycleStage, RunStatus } from '../core/entities.ts';
-import { upsertKeyValues, withTransaction } from './tx.ts';
+import type { RunStatus } from '../core/entities.ts';
+import { requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
-import type { DbExperimentRow, DbRunKeyValueRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
+import type { Decoded, DbExperimentRow, DbRunKeyValueRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
 
-export interface RunRow {
-  id: number;
-  run_uuid: string;
-  project_id: number;
-  /** runs.experiment_id: the experiment's internal key. */
-  experiment_key: ExperimentKey;
-  /** experiments.experiment_id: MLflow's experiment id. */
-  experiment_number: ExperimentNumber;
-  name: string;
-  user_id: string;
-  status: RunStatus;
-  start_time: Int64;
-  end_time: Int64 | null;
-  lifecycle_stage: 'active' | 'deleted';
-  deleted_time: Int64 | null;
-  artifact_uri: string;
-}
+/** A run as the repository hands it out, with its experiment's key and MLflow number (RUN_COLUMNS). */
+export type RunRow = Decoded<DbRunViewRow, 'start_time' | 'end_time' | 'deleted_time'>;
 
 export const RUN_COLUMNS = [
   'r.id', 'r.run_uuid', 'r.project_id', 'r.experiment_id as experiment_key', 'e.experiment_id as experiment_number', 'r.name',
   'r.user_id', 'r.status', 'r.start_time', 'r.end_time', 'r.lifecycle_stage', 'r.deleted_time', 'r.artifact_uri',
 ];
 
-/** A row of RUN_COLUMNS, as read. */
+/** A row of RUN_COLUMNS, as read: runs.experiment_id as experiment_key, experiments.experiment_id as experiment_number. */
 export type DbRunViewRow = Omit<DbRunRow, 'experiment_id' | 'creator_id'> & { experiment_key: ExperimentKey; experiment_number: ExperimentNumber };
 
 export function toRunRow(r: DbRunViewRow): RunRow {
@@ -67,11 +52,7 @@ export async function requireRun(db: Db | Trx, projectId: number, runUuid: strin
 }
 
 export async function requireActiveRun(db: Db | Trx, projectId: number, runUuid: string): Promise<RunRow> {
-  const run = await requireRun(db, projectId, runUuid);
-  if (run.lifecycle_stage !== 'active') {
-    throw invalidParam(`The run ${runUuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
-  }
-  return run;
+  return requireActiveStage(await requireRun(db, projectId, runUuid), 'run', runUuid);
 }
 
 export async function createRun(

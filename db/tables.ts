@@ -15,6 +15,7 @@
  * experiment id, experiments.experiment_id, numbered per project ("0" is Default), a string on the wire.
  */
 import type { LifecycleStage, RunStatus } from '../core/entities.ts';
+import type { Int64 } from '../core/codecs.ts';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -28,6 +29,9 @@ export type ExperimentNumber = Brand<number, 'ExperimentNumber'>;
 export type DbInt64 = number | bigint | string;
 /** A BOOLEAN column: 0/1 as read, a boolean or 0/1 written. */
 export type DbBool = number | boolean;
+
+/** A row with the named BIGINT columns decoded by int64Col: what the repositories hand out (RunRow, …). */
+export type Decoded<Row, Cols extends keyof Row> = Omit<Row, Cols> & { [K in Cols]: null extends Row[K] ? Int64 | null : Int64 };
 
 export interface DbUserRow {
   id: number;

@@ -1,5 +1,6 @@
 import type { Db, Trx } from './knex.ts';
-import type { KeyValue } from '../core/entities.ts';
+import type { KeyValue, LifecycleStage } from '../core/entities.ts';
+import { invalidParam } from '../core/errors.ts';
 import type { DbKeyValueRow } from './tables.ts';
 
 /** Errors worth retrying the whole transaction for: deadlocks and lock timeouts (Galera certification failures
@@ -92,4 +93,12 @@ export async function upsertKeyValues<Row extends DbKeyValueRow>(
       .onConflict([column!, 'key'])
       .merge(['value']);
   }
+}
+
+/** MLflow's `_check_run_is_active` / `_check_experiment_is_active`: the row if active, else its 400. */
+export function requireActiveStage<T extends { lifecycle_stage: LifecycleStage }>(row: T, what: 'run' | 'experiment', id: string): T {
+  if (row.lifecycle_stage !== 'active') {
+    throw invalidParam(`The ${what} ${id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`);
+  }
+  return row;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adminProcedure, router } from './trpc.ts';
+import { adminProcedure, adminReadProcedure, router } from './trpc.ts';
 import { ACCESS, ROLE_NAMES, validateProjectPath, validateUsername } from '../core/accounts.ts';
 import { alreadyExists, notFound } from '../core/errors.ts';
 import { isDuplicateKey } from '../db/tx.ts';
@@ -43,7 +43,7 @@ export const adminRouter = router({
       );
     }),
 
-  listUsers: adminProcedure.input(z.object({}).optional()).output(z.array(userOut)).query(({ ctx }) => users.listUsers(ctx.db)),
+  listUsers: adminReadProcedure.input(z.object({}).optional()).output(z.array(userOut)).query(({ ctx }) => users.listUsers(ctx.db)),
 
   createProject: adminProcedure
     .input(z.object({ path: z.string(), name: z.string().max(255).optional(), visibility: z.enum(['private', 'public']).optional(), owner_id: z.number().int().optional() }))
@@ -55,7 +55,7 @@ export const adminRouter = router({
       return unique(`Project ${input.path}`, () => projects.createProject(ctx.db, { path: input.path, name: input.name, visibility: input.visibility, ownerId }));
     }),
 
-  listProjects: adminProcedure.input(z.object({}).optional()).output(z.array(projectOut)).query(({ ctx }) => projects.listProjects(ctx.db)),
+  listProjects: adminReadProcedure.input(z.object({}).optional()).output(z.array(projectOut)).query(({ ctx }) => projects.listProjects(ctx.db)),
 
   setMember: adminProcedure
     .input(z.object({ project_id: z.number().int(), user_id: z.number().int(), role }))
@@ -72,7 +72,7 @@ export const adminRouter = router({
     .output(z.object({ removed: z.boolean() }))
     .mutation(async ({ ctx, input }) => ({ removed: await projects.removeMember(ctx.db, input.project_id, input.user_id) })),
 
-  listMembers: adminProcedure
+  listMembers: adminReadProcedure
     .input(z.object({ project_id: z.number().int() }))
     .output(z.array(z.object({ user_id: z.number(), username: z.string(), access_level: z.number() })))
     .query(({ ctx, input }) => projects.listMembers(ctx.db, input.project_id)),
@@ -93,7 +93,7 @@ export const adminRouter = router({
       return { token, info: row };
     }),
 
-  listTokens: adminProcedure
+  listTokens: adminReadProcedure
     .input(z.object({ user_id: z.number().int().optional() }).optional())
     .output(z.array(tokenOut))
     .query(({ ctx, input }) => tokens.listTokens(ctx.db, input?.user_id)),

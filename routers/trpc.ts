@@ -62,3 +62,12 @@ export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
   if (!ctx.scopes.includes('api')) throw new MlflowError('PERMISSION_DENIED', 'Needs a token with the api scope.');
   return next({ ctx });
 });
+
+/** Instance administrators' reads (lists): as in GitLab, a `read_api` token may read. */
+export const adminReadProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (!ctx.user.isAdmin) throw new MlflowError('PERMISSION_DENIED', 'Administrators only.');
+  if (!ctx.scopes.includes('api') && !ctx.scopes.includes('read_api')) {
+    throw new MlflowError('PERMISSION_DENIED', 'Needs a token with the read_api or api scope.');
+  }
+  return next({ ctx });
+});

@@ -16,7 +16,8 @@ import {
   joinFrags,
   orderByKeys,
   raw,
-  rowSortValues,
+  keysetPage,
+  pageCursor,
   seekAfter,
   selectRows,
   selectSortKeys,
@@ -28,7 +29,7 @@ import {
   type SortTerm,
 } from './sql.ts';
 import { LIMITS } from '../../core/validation.ts';
-import { decodeKeysetToken, encodeKeysetToken, sortSignature } from '../../core/page-token.ts';
+import { sortSignature } from '../../core/page-token.ts';
 
 export interface SearchExperimentsQuery {
   projectId: number;
@@ -77,7 +78,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
   }
   if (!orderBy.some((o) => o.key === 'experiment_id')) terms.push(term(mysql, 'experiment_id', false));
   const signature = sortSignature(['experiments', orderBy.map((o) => [o.key, o.ascending])]);
-  const after = q.pageToken ? decodeKeysetToken(q.pageToken, 'experiments', signature, terms.map((t) => t.type)) : null;
+  const after = pageCursor(q.pageToken, 'experiments', signature, terms);
 
   const stages = lifecycleStages(q.viewType);
   const where: Frag[] = [
@@ -89,10 +90,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
 
   const query = sql`SELECT e.id AS id, ${selectSortKeys(terms)} FROM experiments e WHERE ${and(where)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(q.maxResults + 1))}`;
   const rows = await selectRows<Record<string, unknown>>(db, query);
-  const page = rows.slice(0, q.maxResults);
-  const result: SearchExperimentsResult = { experimentIds: page.map((row) => Number(row.id) as ExperimentKey) };
-  if (rows.length > q.maxResults) {
-    result.nextPageToken = encodeKeysetToken('experiments', signature, rowSortValues(terms, page[page.length - 1]!));
-  }
-  return result;
+  const { ids, nextPageToken } = keysetPage(rows, q.maxResults, 'experiments', signature, terms);
+  const experimentIds = ids as ExperimentKey[];
+  return nextPageToken ? { experimentIds, nextPageToken } : { experimentIds };
 }

@@ -6,13 +6,16 @@
  *   db/search/filter-runs.ts           runs/search            (metrics, params, tags, attributes, datasets)
  *   db/search/filter-experiments.ts    experiments/search     (name, timestamps, tags)
  *   db/search/filter-logged-models.ts  logged-models/search   (attributes, tags, params; its own error wording)
+ *   db/search/filter-registry.ts       registered-models/search, model-versions/search
  *
- * Adding one (e.g. registered models: `name` and `tags.<key>`, see docs/model-registry §4):
+ * Adding one (filter-experiments.ts is the smallest to copy):
  *   1. a file db/search/filter-<entity>.ts with the clause type (a union of `{ kind, key, op, value }`),
  *   2. a `Vocabulary<Clause>`: its `clause(raw)` resolves the entity prefix with `splitIdentifier`, checks the
  *      comparator with `requireComparator` and the value with `requireString` / `requireNumber` / `requireList`,
  *   3. `export const parseXFilter = (f) => parseFilter(xVocabulary, f)`, re-exported from db/search/parse.ts,
- *   4. (order_by strings) map `scanOrderBy(clause)` to the entity's sort keys; `duplicateGuard` gives the wording.
+ *   4. (order_by strings) map `scanOrderBy(clause)` to the entity's sort keys; `duplicateGuard` gives the wording,
+ *   5. the SQL in db/search/<entity>.ts; keyset paging with `pageCursor` / `keysetPage` (sql.ts) and a new
+ *      `KeysetKind` (core/page-token.ts), so a token of one search is refused by another.
  * A `dialect` is only for a grammar whose accepted syntax or syntax-error wording differs from MLflow's default.
  */
 import { invalidParam } from '../../core/errors.ts';

@@ -11,3 +11,10 @@ export { parseExperimentFilter, parseExperimentOrderBy } from './filter-experime
 export type { ExperimentClause, ExperimentNumericAttribute, ExperimentOrderBy, ExperimentOrderKey } from './filter-experiments.ts';
 export { parseLoggedModelFilter, parseLoggedModelOrder } from './filter-logged-models.ts';
 export type { LoggedModelAttribute, LoggedModelClause, LoggedModelOrder } from './filter-logged-models.ts';
+export {
+  parseModelVersionFilter,
+  parseModelVersionOrderBy,
+  parseRegisteredModelFilter,
+  parseRegisteredModelOrderBy,
+} from './filter-registry.ts';
+export type { ModelVersionClause, RegisteredModelClause, RegistryFilter, RegistryOrderBy } from './filter-registry.ts';

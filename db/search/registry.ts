@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { isMysql } from '../knex.ts';
 import { STAGE_DELETED } from '../../core/registry-rules.ts';
-import { decodeKeysetToken, encodeKeysetToken, sortSignature } from '../../core/page-token.ts';
+import { sortSignature } from '../../core/page-token.ts';
 import {
   PROMPT_TAG,
   parseModelVersionFilter,
@@ -18,7 +18,7 @@ import {
   type RegisteredModelClause,
   type RegistryTagClause,
 } from './filter-registry.ts';
-import { and, intOrDouble, orderByKeys, raw, rowSortValues, seekAfter, selectRows, selectSortKeys, sortStr, sql, strCmp, strEq, type Frag, type SortTerm } from './sql.ts';
+import { and, intOrDouble, keysetPage, orderByKeys, pageCursor, raw, seekAfter, selectRows, selectSortKeys, sortStr, sql, strCmp, strEq, type Frag, type SortTerm } from './sql.ts';
 
 export interface RegistrySearchQuery {
   projectId: number;
@@ -55,13 +55,11 @@ async function page(
   signature: string,
 ): Promise<RegistrySearchResult> {
   const mysql = isMysql(db);
-  if (q.pageToken) where.push(seekAfter(mysql, terms, decodeKeysetToken(q.pageToken, kind, signature, terms.map((t) => t.type))));
+  const after = pageCursor(q.pageToken, kind, signature, terms);
+  if (after) where.push(seekAfter(mysql, terms, after));
   const query = sql`SELECT x.id AS id, ${selectSortKeys(terms)} FROM ${raw(from)} WHERE ${and(where)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(q.maxResults + 1))}`;
   const rows = await selectRows<Record<string, unknown>>(db, query);
-  const shown = rows.slice(0, q.maxResults);
-  const result: RegistrySearchResult = { ids: shown.map((r) => Number(r.id)) };
-  if (rows.length > q.maxResults) result.nextPageToken = encodeKeysetToken(kind, signature, rowSortValues(terms, shown[shown.length - 1]!));
-  return result;
+  return keysetPage(rows, q.maxResults, kind, signature, terms);
 }
 
 export async function searchRegisteredModels(db: Knex, q: RegistrySearchQuery): Promise<RegistrySearchResult> {

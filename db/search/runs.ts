@@ -28,7 +28,8 @@ import {
   joinFrags,
   orderByKeys,
   raw,
-  rowSortValues,
+  keysetPage,
+  pageCursor,
   seekAfter,
   selectRows,
   selectSortKeys,
@@ -41,7 +42,7 @@ import {
   type SortValue,
 } from './sql.ts';
 import { LIMITS } from '../../core/validation.ts';
-import { decodeKeysetToken, encodeKeysetToken, sortSignature } from '../../core/page-token.ts';
+import { sortSignature } from '../../core/page-token.ts';
 
 
 export interface SearchRunsQuery {
@@ -208,7 +209,7 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
   const plan = orderPlan(mysql, orderBy);
   const { joins, terms } = plan;
   const signature = sortSignature(['runs', orderBy.map((o) => [o.kind, o.key, o.ascending])]);
-  const after = q.pageToken ? decodeKeysetToken(q.pageToken, 'runs', signature, terms.map((t) => t.type)) : null;
+  const after = pageCursor(q.pageToken, 'runs', signature, terms);
   const stages = lifecycleStages(q.viewType);
   const experimentIds = [...new Set(q.experimentIds)];
   if (experimentIds.length === 0) return { runIds: [] };
@@ -237,12 +238,8 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
     }
   }
   rows ??= await select(where);
-  const page = rows.slice(0, q.maxResults);
-  const result: SearchRunsResult = { runIds: page.map((row) => Number(row.id)) };
-  if (rows.length > q.maxResults) {
-    result.nextPageToken = encodeKeysetToken('runs', signature, rowSortValues(terms, page[page.length - 1]!));
-  }
-  return result;
+  const { ids, nextPageToken } = keysetPage(rows, q.maxResults, 'runs', signature, terms);
+  return nextPageToken ? { runIds: ids, nextPageToken } : { runIds: ids };
 }
 
 /**

@@ -21,7 +21,7 @@ import type { Knex } from 'knex';
 import { isMysql } from '../knex.ts';
 import { DOUBLE_MAX, int64Text } from '../../core/codecs.ts';
 import type { NumberLiteral } from './scanner.ts';
-import type { SortKeyType, SortValue } from '../../core/page-token.ts';
+import { decodeKeysetToken, encodeKeysetToken, type KeysetKind, type SortKeyType, type SortValue } from '../../core/page-token.ts';
 
 export type { SortValue };
 
@@ -198,3 +198,25 @@ export const selectSortKeys = (terms: readonly SortTerm[]): Frag =>
 
 export const orderByKeys = (terms: readonly SortTerm[]): string =>
   terms.map((t, i) => `k${i} ${t.desc ? 'DESC' : 'ASC'}`).join(', ');
+
+/** The cursor a page token carries, checked against this query's kind, ordering and sort terms; null without one. */
+export function pageCursor(token: string | undefined, kind: KeysetKind, signature: string, terms: readonly SortTerm[]): SortValue[] | null {
+  return token ? decodeKeysetToken(token, kind, signature, terms.map((t) => t.type)) : null;
+}
+
+/**
+ * The page of a query that fetched up to `max + 1` rows (`id` and the sort keys k0, k1, …): the first `max` ids,
+ * and a token after the last of them when the extra row exists (no token for a page that ends the results).
+ */
+export function keysetPage(
+  rows: readonly Record<string, unknown>[],
+  max: number,
+  kind: KeysetKind,
+  signature: string,
+  terms: readonly SortTerm[],
+): { ids: number[]; nextPageToken?: string } {
+  const page = rows.slice(0, max);
+  const ids = page.map((row) => Number(row.id));
+  if (rows.length <= max) return { ids };
+  return { ids, nextPageToken: encodeKeysetToken(kind, signature, rowSortValues(terms, page[page.length - 1]!)) };
+}
