@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { revokeToken, createToken } from '../db/tokens.ts';
@@ -8,8 +7,6 @@ import { setPassword } from '../db/sessions.ts';
 import { removeMember } from '../db/projects.ts';
 
 /** Serving the web UI, signing in with a session cookie, same-origin proof, and ranged artifact downloads. */
-
-execFileSync(process.execPath, ['scripts/build-ui-if-stale.mjs'], { stdio: 'ignore' });
 
 const UI = { 'X-Mltrack-UI': '1' };
 const cookieOf = (res: { headers: Record<string, unknown> }) => String((res.headers['set-cookie'] as string[])[0]).split(';')[0]!;

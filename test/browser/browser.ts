@@ -1,5 +1,5 @@
+/// <reference lib="dom" />
 import { existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
@@ -10,10 +10,6 @@ export const CHROMIUM = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/
 if (!CHROMIUM) {
   if (process.env.CI) throw new Error('CI=true but chromium is missing: install it with `apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium).');
   console.warn('[mltrack] browser tests SKIPPED: no chromium. Install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) or set CHROMIUM=/path/to/chromium.');
-}
-
-export function buildUi(): void {
-  execFileSync(process.execPath, ['scripts/build-ui-if-stale.mjs'], { stdio: 'inherit' });
 }
 
 export async function launch(): Promise<Browser> {

@@ -1,9 +1,10 @@
+/// <reference lib="dom" />
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DB_KINDS } from '../helpers/db.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { axe, buildUi, CHROMIUM, launch, watchErrors } from './browser.ts';
+import { axe, CHROMIUM, launch, watchErrors } from './browser.ts';
 import { seed, type Seeded } from './seed.ts';
 
 /**
@@ -13,6 +14,10 @@ import { seed, type Seeded } from './seed.ts';
  */
 const SHOTS = process.env.MLTRACK_SCREENSHOTS ?? '.tmp/screens';
 
+/** The UI keeps each drawn uPlot chart here (ui/src/views/Chart.tsx), so tests read what is drawn. */
+interface DrawnChart { data: number[][]; series: { label?: string }[] }
+declare global { interface Window { __mltrackCharts?: Record<string, DrawnChart> } }
+
 describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind) => {
   let s: TestServer;
   let browser: Browser;
@@ -21,7 +26,6 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    buildUi();
     mkdirSync(SHOTS, { recursive: true });
     [s, browser] = await Promise.all([startServer(kind), launch()]);
     data = await seed(s);
@@ -197,7 +201,8 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind
     expect(drawn).toBeLessThanOrEqual(2 * width);
     const chart = await page.evaluate(() => {
       const u = window.__mltrackCharts!.loss!;
-      return { n: u.data[0].length, maxBand: Math.max(...(u.data[3] as number[])), first: u.data[0][0], last: u.data[0][u.data[0].length - 1] };
+      const xs = u.data[0]!, band = u.data[3]!;
+      return { n: xs.length, maxBand: Math.max(...band), first: xs[0], last: xs[xs.length - 1] };
     });
     expect(chart).toEqual({ n: drawn, maxBand: 50, first: 0, last: 4999 });
     if (!process.env.MLTRACK_SCREENSHOTS) await page.screenshot({ path: `${SHOTS}/run-page-${kind}.png` });
@@ -227,7 +232,7 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind
     expect(await table.getByRole('row').allInnerTexts()).toEqual(['Name\twide\tdeep', 'param model\tcnn\tresnet', 'metric acc\t0.9\t0.3', 'metric loss\t2.06236\t2.16236']);
     await page.getByRole('combobox', { name: /^Metric/ }).selectOption('loss');
     await page.getByRole('figure', { name: 'Chart of loss' }).getByText('40 points drawn of 40 logged').waitFor();
-    expect(await page.evaluate(() => window.__mltrackCharts!.loss!.series.map((x) => x.label))).toEqual(['step', 'wide', 'deep']);
+    expect(await page.evaluate(() => window.__mltrackCharts!.loss!.series.map((x: { label?: string }) => x.label))).toEqual(['step', 'wide', 'deep']);
     expect(await axe(page)).toEqual([]);
     expect(errors).toEqual([]);
   });
