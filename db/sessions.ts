@@ -44,6 +44,8 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export async function createSession(db: Db, s: { userId: number; tokenId: number | null; scopes: string[]; ttlMs?: number }): Promise<string> {
   const value = crypto.randomBytes(32).toString('base64url');
   const now = Date.now();
+  // a user's ended sessions are removed when they sign in again (live ones are checked and removed on use)
+  await db('ui_sessions').where('user_id', s.userId).andWhere('expires_at', '<=', now).delete();
   await db('ui_sessions').insert({
     session_digest: digestToken(value),
     user_id: s.userId,

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
@@ -20,18 +20,24 @@ export async function launch(): Promise<Browser> {
   });
 }
 
-/** Fails the journey on any uncaught page error. */
+/** Collects uncaught page errors and Content-Security-Policy refusals; journeys expect none. */
 export function watchErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
   page.setDefaultTimeout(15_000);
   return errors;
 }
 
+const AXE_SOURCE = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
+
 /** axe-core (wcag2a, wcag2aa) on the current page: the ids and targets of violations, [] when clean. */
 export async function axe(page: Page): Promise<string[]> {
   const has = await page.evaluate(() => Boolean((window as unknown as { axe?: unknown }).axe));
-  if (!has) await page.addScriptTag({ path: 'node_modules/axe-core/axe.min.js' });
+  // evaluated through the DevTools protocol, which the page's CSP does not govern (a <script> tag would be refused)
+  if (!has) await page.evaluate(AXE_SOURCE);
   const r = await page.evaluate(() => (window as unknown as { axe: { run(d: Document, o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] }));
   return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
 }

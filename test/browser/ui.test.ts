@@ -38,8 +38,7 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind
   });
 
   async function open(path = '', viewport = { width: 1280, height: 800 }): Promise<{ page: Page; errors: string[] }> {
-    // bypassCSP: only so that axe-core can be injected; the app itself runs under its CSP in every other respect
-    const ctx = await browser.newContext({ viewport, acceptDownloads: true, bypassCSP: true });
+    const ctx = await browser.newContext({ viewport, acceptDownloads: true });
     contexts.push(ctx);
     const page = await ctx.newPage();
     const errors = watchErrors(page);
