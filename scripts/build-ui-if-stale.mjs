@@ -21,7 +21,12 @@ const inputs = ['ui/src', 'ui/index.html', 'ui/vite.config.ts', 'package-lock.js
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
 if (process.argv.includes('--force') || Math.max(...inputs.map(newest)) > built) {
   console.log('[mltrack] building the web UI (ui/ → ui/dist)…');
-  execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], {
+    cwd: root,
+    stdio: 'inherit',
+    // Vite keeps an inherited NODE_ENV: under vitest (NODE_ENV=test) it bundled React's development build (561 kB)
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   writeFileSync(stamp, new Date().toISOString() + '\n');
 } else {
   console.log('[mltrack] web UI is up to date (ui/dist)');
