@@ -11,6 +11,8 @@ import { seed, type Seeded } from './seed.ts';
  * Journeys through the web UI in Debian's chromium, asserting what the user sees (roles, names, counts, values),
  * with axe-core (wcag2a, wcag2aa) on every route. Screenshots go to .tmp/screens/, or to the directory in
  * MLTRACK_SCREENSHOTS (`npm run screenshots` writes the README's under docs/).
+ * One file over 300 lines on purpose: the journeys share one seeded server and one chromium per database (starting
+ * them is most of the cost), and each journey reads top to bottom as a user would walk it.
  */
 const SHOTS = process.env.MLTRACK_SCREENSHOTS ?? '.tmp/screens';
 
@@ -157,6 +159,28 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind
     expect(csv[0]).toBe('run_id,Run name,Status,Started,Duration,User,Source,acc,loss,lr,model,team');
     expect(csv[1]).toMatch(new RegExp(`^${data.runs.baseline},baseline,FINISHED,\\d+,90000,.*,train.py,0.6,`));
     expect(csv.length).toBe(4);
+    expect(errors).toEqual([]);
+  });
+
+  it('running runs refresh by themselves without re-sorting under the user', async () => {
+    const auth = { Authorization: `Bearer ${s.tokens.write}` };
+    const post = (path: string, body: object) => s.request.post(s.mlflow() + path).set(auth).send(body);
+    const eid = (await post('/experiments/create', { name: 'live' })).body.experiment_id;
+    const done = (await post('/runs/create', { experiment_id: eid, run_name: 'done', start_time: 1 })).body.run.info.run_id;
+    const live = (await post('/runs/create', { experiment_id: eid, run_name: 'live', start_time: 2 })).body.run.info.run_id;
+    await post('/runs/log-metric', { run_id: done, key: 'acc', value: 0.5, timestamp: 1, step: 0 });
+    await post('/runs/update', { run_id: done, status: 'FINISHED', end_time: 10 });
+    await post('/runs/log-metric', { run_id: live, key: 'acc', value: 0.1, timestamp: 1, step: 0 });
+    const { page, errors } = await open(`#/experiments/${eid}?sort=metrics.acc:desc`);
+    await signInWithToken(page, s.tokens.write);
+    const grid = page.getByRole('grid', { name: 'Runs' });
+    await grid.getByRole('row').filter({ hasText: 'RUNNING' }).waitFor();
+    const names = () => grid.locator('[role=row] [aria-colindex="2"] a').allInnerTexts();
+    expect(await names()).toEqual(['done', 'live']);
+    await post('/runs/log-metric', { run_id: live, key: 'acc', value: 0.9, timestamp: 2, step: 1 });
+    // within a refresh (5 s) the new value shows, and the row stays where the user saw it
+    await grid.getByRole('row').filter({ hasText: 'live' }).getByText('0.9', { exact: true }).waitFor();
+    expect(await names()).toEqual(['done', 'live']);
     expect(errors).toEqual([]);
   });
 
