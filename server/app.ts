@@ -14,7 +14,6 @@ import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { VERSION } from './version.ts';
-import { isUtf8Url } from './http.ts';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -55,12 +54,6 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
       });
     }
     next();
-  });
-
-  // invalid UTF-8 in the query or path would reach the handlers as U+FFFD and be stored changed: refuse it
-  app.use((req, _res, next) => {
-    if (isUtf8Url(req.originalUrl)) return next();
-    next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request URL is not valid UTF-8 once percent-decoded.'));
   });
 
   app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));
