@@ -11,7 +11,6 @@ import { createDb, type Db } from '../../db/knex.ts';
 import { migrateLatest } from '../../db/migrate.ts';
 import { migrationSource } from '../../db/migrations/index.ts';
 import { createApp } from '../../server/app.ts';
-import { createHttpServer } from '../../server/http.ts';
 import { loadConfig } from '../../core/config.ts';
 import { bootstrap } from '../../server/bootstrap.ts';
 
@@ -61,8 +60,9 @@ describe('three mltrack servers on a 3-node Galera cluster', () => {
     for (const db of dbs) expect(await db('users').count({ n: '*' }).first()).toEqual({ n: 1 });
     for (const db of dbs) {
       const app = createApp({ db, config: loadConfig({ DATA_DIR: dataDir }) });
-      const server = createHttpServer(app);
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const server = await new Promise<Server>((r) => {
+        const listening = app.listen(0, '127.0.0.1', () => r(listening));
+      });
       servers.push(server);
       bases.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     }
