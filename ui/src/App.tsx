@@ -9,6 +9,9 @@ import { Loading, Problem } from './views/common.tsx';
 
 const RunPage = lazy(() => import('./views/Run.tsx'));
 const Compare = lazy(() => import('./views/Compare.tsx'));
+// models section (issue 10 item 6)
+const Models = lazy(() => import('./views/Models.tsx').then((m) => ({ default: m.Models })));
+const ModelPage = lazy(() => import('./views/Model.tsx'));
 
 export function App() {
   const session = useQuery({ queryKey: ['session'], queryFn: getSession, staleTime: Infinity });
@@ -94,6 +97,9 @@ function Shell({ username }: { username: string }) {
         {route.name === 'runs' && <Runs experimentId={route.experimentId} query={query} canWrite={canWrite} />}
         {route.name === 'run' && <RunPage experimentId={route.experimentId} runId={route.runId} query={query} canWrite={canWrite} />}
         {route.name === 'compare' && <Compare experimentId={route.experimentId} query={query} />}
+        {/* models section (issue 10 item 6) */}
+        {route.name === 'models' && <Models query={query} />}
+        {route.name === 'model' && <ModelPage name={route.modelName} canWrite={canWrite} />}
         {route.name === 'notFound' && <Problem title="Page not found" error="There is no page at this address." action={<a href={href('/')}>Experiments</a>} />}
       </Suspense>
     );
@@ -104,6 +110,7 @@ function Shell({ username }: { username: string }) {
         <a className="brand" href={href('/')}>mltrack</a>
         {project.data && <span className="muted">{project.data.path}</span>}
         <a href={href('/projects')}>Projects</a>
+        <a href={href('/models')}>Models</a>{/* models section (issue 10 item 6) */}
         <span className="spacer" />
         <span>Signed in as <strong>{username}</strong>{project.data && !project.data.canWrite ? ' (read only)' : ''}</span>
         <button type="button" onClick={out}>Sign out</button>

@@ -5,6 +5,7 @@ import { href, setQuery } from '../router.ts';
 import { Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
 import type { XMode } from './Chart.tsx';
 import { Artifacts } from './Artifacts.tsx';
+import { RunModelVersions } from './Model.tsx';
 
 const Chart = lazy(() => import('./Chart.tsx'));
 
@@ -63,6 +64,7 @@ function Overview({ run, tags, canWrite, experimentId }: { run: RunData; tags: M
           <tr><th scope="row">Logged models</th><td>{models.length ? models.map((m) => <code key={m.model_id}>{m.model_id} </code>) : 'none'}</td></tr>
         </tbody>
       </table>
+      <RunModelVersions runId={info.run_id} />{/* models section (issue 10 item 6) */}
       <Description runId={info.run_id} text={tags.get(NOTE) ?? ''} canWrite={canWrite} />
       <MetricsTable runId={info.run_id} metrics={run.data.metrics ?? []} />
       <h2>Parameters</h2>
