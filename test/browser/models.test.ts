@@ -45,6 +45,7 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: models journeys (%s)', (kind
     await ok(api.post('/model-versions/transition-stage', { name: 'churn-model', version: '2', stage: 'Production' }));
     await ok(api.post('/model-versions/transition-stage', { name: 'churn-model', version: '1', stage: 'Staging' }));
     await ok(api.post('/registered-models/alias', { name: 'churn-model', alias: 'champion', version: '2' }));
+    await ok(api.post('/model-versions/set-tag', { name: 'churn-model', version: '1', key: 'validated', value: 'true' }));
     await ok(api.post('/registered-models/create', { name: 'churn-small' }));
     await version('churn-small', 'trainB');
     await ok(api.post('/registered-models/create', { name: 'fraud detector/v2' }));
@@ -112,7 +113,7 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: models journeys (%s)', (kind
     const rows = await cells(page, 'Versions');
     expect(rows.map((r) => [r[0], r[1], r[2], r[5], r[6]])).toEqual([
       ['2', 'Production', '@champion', 'trainB', ''],
-      ['1', 'Staging', '', 'trainA', ''],
+      ['1', 'Staging', '', 'trainA', 'validated=true'],
     ]);
     expect(rows[0]![4]).toMatch(/\/model$/);
     expect(await cells(page, 'Aliases')).toEqual([['@champion', '2', 'Move alias champion Delete alias champion']]);

@@ -26,7 +26,7 @@ export default function ModelPage({ name, canWrite }: { name: string; canWrite: 
     <section className="stack">
       <nav aria-label="Breadcrumb" className="muted"><a href={href('/models')}>Models</a> › {m.name}</nav>
       <h1>{m.name}</h1>
-      <table className="plain">
+      <table className="plain" style={{ alignSelf: 'flex-start' }}>
         <caption className="visually-hidden">Model information</caption>
         <tbody>
           <tr><th scope="row">Created</th><td>{fmtTime(Number(m.creation_timestamp))}</td></tr>
@@ -87,10 +87,10 @@ function Aliases({ name, aliases, versions, canWrite }: { name: string; aliases:
           <thead><tr><th scope="col">Alias</th><th scope="col">Version</th>{canWrite && <th scope="col">Actions</th>}</tr></thead>
           <tbody>{aliases.map((a) => (
             <tr key={a.alias}><td>@{a.alias}</td><td className="num">{a.version}</td>
-              {canWrite && <td className="row">
+              {canWrite && <td><div className="row">
                 <button type="button" onClick={() => setEdit({ alias: a.alias, version: a.version, isNew: false })}>Move<span className="visually-hidden"> alias {a.alias}</span></button>
                 <button type="button" className="danger" onClick={() => del.mutate(a.alias)}>Delete<span className="visually-hidden"> alias {a.alias}</span></button>
-              </td>}
+              </div></td>}
             </tr>
           ))}</tbody></table>
       )}
@@ -122,10 +122,10 @@ function ModelTags({ name, tags, canWrite }: { name: string; tags: { key: string
           <thead><tr><th scope="col">Name</th><th scope="col">Value</th>{canWrite && <th scope="col">Actions</th>}</tr></thead>
           <tbody>{tags.map((t) => (
             <tr key={t.key}><td>{t.key}</td><td>{t.value}</td>
-              {canWrite && <td className="row">
+              {canWrite && <td><div className="row">
                 <button type="button" onClick={() => setEdit({ key: t.key, value: t.value, isNew: false })}>Edit<span className="visually-hidden"> tag {t.key}</span></button>
                 <button type="button" className="danger" onClick={() => del.mutate(t.key)}>Delete<span className="visually-hidden"> tag {t.key}</span></button>
-              </td>}</tr>
+              </div></td>}</tr>
           ))}</tbody></table>
       )}
       {canWrite && !edit && <button type="button" onClick={() => setEdit({ key: '', value: '', isNew: true })}>Add tag</button>}
