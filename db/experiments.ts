@@ -8,11 +8,10 @@ import type { Decoded, DbExperimentRow, DbExperimentTagRow, DbProjectRow, DbRunR
 /** An experiment as the repository hands it out: `id` is its ExperimentKey, `experiment_id` its ExperimentNumber. */
 export type ExperimentRow = Decoded<Omit<DbExperimentRow, 'creator_id'>, 'creation_time' | 'last_update_time' | 'deleted_time'>;
 
-/** MLflow's experiment id on the wire as the per-project number it names, or undefined when it names none: only
- * the canonical decimal ("1", never "01", "1.0" or " 1") names an experiment; anything else, or a number too long
- * for the column, is simply not found, never a 500 and never another experiment. */
+/** MLflow's experiment id on the wire as the per-project number it names, or undefined when it names none
+ * (non-numeric, or too long for the column): such an id is simply not found, never a 500. */
 export function experimentNumber(experimentId: string): ExperimentNumber | undefined {
-  return /^(?:0|[1-9]\d{0,8})$/.test(experimentId) ? (Number(experimentId) as ExperimentNumber) : undefined;
+  return /^\d{1,9}$/.test(experimentId) ? (Number(experimentId) as ExperimentNumber) : undefined;
 }
 
 /** The distinct per-project numbers among wire experiment ids; ids naming none are left out. */

@@ -53,8 +53,27 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
         bigNumberStrings: false,
         multipleStatements: false,
       },
-      pool: { min: 0, max: 10 },
-      migrations: { migrationSource, tableName: 'knex_migrations' },
+      pool: {
+        min: 0,
+        max: 10,
+        // On a Galera cluster a read on one node may not yet see a write another node acknowledged: causal reads
+        // (wsrep_sync_wait=1) make every SELECT wait for what the cluster has committed, so a write answered by one
+        // server is seen at once by a read on another. Nothing to do on a single MySQL.
+        afterCreate(conn: { query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err, rows) => {
+            if (err) return done(err, conn);
+            const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
+            if (!on) return done(null, conn);
+            conn.query('SET SESSION wsrep_sync_wait = 1', (e) => done(e, conn));
+          });
+        },
+      },
+      // No transaction around migrations on MySQL: DDL commits implicitly there anyway, and knex would take its lock
+      // inside that transaction, so the implicit commit of the first DDL would release nothing yet replicate late.
+      // Without it the lock is its own committed UPDATE, which a Galera cluster certifies: of servers racing through
+      // different nodes one wins and the others get a 1213 and wait (measured: with the transaction, two servers
+      // migrated the same database at once through two nodes).
+      migrations: { migrationSource, tableName: 'knex_migrations', disableTransactions: true },
     log: knexLog,
     };
   }

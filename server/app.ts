@@ -16,7 +16,6 @@ import { buildOpenApiDocument } from './openapi.ts';
 import { VERSION } from './version.ts';
 import { sessionRoutes } from './session.ts';
 import { uiRoutes } from './ui.ts';
-import { isUtf8Url } from './http.ts';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -57,12 +56,6 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
       });
     }
     next();
-  });
-
-  // invalid UTF-8 in the query or path would reach the handlers as U+FFFD and be stored changed: refuse it
-  app.use((req, _res, next) => {
-    if (isUtf8Url(req.originalUrl)) return next();
-    next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request URL is not valid UTF-8 once percent-decoded.'));
   });
 
   app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));

@@ -2,7 +2,6 @@ import { loadConfig } from '../core/config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateLatest } from '../db/migrate.ts';
 import { createApp } from './app.ts';
-import { createHttpServer } from './http.ts';
 import { bootstrap } from './bootstrap.ts';
 import { VERSION } from './version.ts';
 
@@ -12,8 +11,7 @@ await migrateLatest(db);
 const boot = await bootstrap(db, config.initialToken);
 const app = createApp({ db, config, accessLog: config.accessLog });
 
-const server = createHttpServer(app);
-server.listen(config.port, config.host, () => {
+const server = app.listen(config.port, config.host, () => {
   const host = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const where = config.databaseUrl ? 'MySQL' : `SQLite in ${config.dataDir}`;
   console.log(`mltrack ${VERSION} listening on ${host} (${where})`);

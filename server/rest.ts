@@ -3,7 +3,7 @@ import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
-import { JsonShapeError, parseJson, stringifyJson } from './json.ts';
+import { parseJson, stringifyJson } from './json.ts';
 import type { RequestContext } from '../routers/context.ts';
 
 /** 20 MB: a 1000-metric batch is about 100 kB, and 100 params × 6000 chars + 100 tags × 8000 chars stays below. */
@@ -63,9 +63,7 @@ function inputFromQuery(query: Record<string, unknown>, arrayFields: Set<string>
  * int64 digits are kept exactly; malformed JSON and oversized bodies are 400 with MLflow's error shape.
  */
 export function mlflowJsonBody() {
-  // raw bytes, decoded strictly below: invalid UTF-8 is refused, never stored with U+FFFD in its place
-  const raw = express.raw({ type: () => true, limit: JSON_LIMIT });
-  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  const raw = express.text({ type: () => true, limit: JSON_LIMIT, defaultCharset: 'utf-8' });
   return (req: Request, res: Response, next: NextFunction) => {
     const length = req.headers['content-length'];
     const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
@@ -75,12 +73,7 @@ export function mlflowJsonBody() {
     }
     raw(req, res, (err?: unknown) => {
       if (err) return next(bodyError(err));
-      let text: string;
-      try {
-        text = Buffer.isBuffer(req.body) ? utf8.decode(req.body) : '';
-      } catch {
-        return next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request body is not valid UTF-8 text.'));
-      }
+      const text = typeof req.body === 'string' ? req.body : '';
       if (text.trim() === '') {
         req.body = undefined;
         return next();
@@ -100,9 +93,8 @@ export function mlflowJsonBody() {
         }
         req.body = parsed;
         next();
-      } catch (e) {
-        const why = e instanceof JsonShapeError ? `: ${e.message}` : '';
-        next(new MlflowError('INVALID_PARAMETER_VALUE', `Malformed JSON in the request body${why}.`));
+      } catch {
+        next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed JSON in the request body.'));
       }
     });
   };
