@@ -1,77 +1,16 @@
 /**
- * runs/search and experiments/search against real databases: SQLite always, MySQL/MariaDB when
- * MLTRACK_TEST_MYSQL_URL is set (a fresh mltrack_test_search_<pid> database is created with the
- * same credentials, migrated, and dropped at the end).
+ * runs/search and experiments/search against real databases (db/search, no HTTP): every database of
+ * test/helpers/db.ts, each fresh, migrated and dropped at the end.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
-import mysql2 from 'mysql2/promise';
-import { createDb, isMysql, migrateLatest } from '../db/knex.ts';
+import { isMysql } from '../db/knex.ts';
+import { DOUBLE_MAX } from '../core/codecs.ts';
+import { DB_KINDS, freshDb, type TestDb } from './helpers/db.ts';
 import { searchRuns, type SearchRunsQuery } from '../db/search/runs.ts';
 import { searchExperiments, type SearchExperimentsQuery } from '../db/search/experiments.ts';
 import { parseRunOrderBy, type RunOrderBy } from '../db/search/parse.ts';
 import { MlflowError } from '../core/errors.ts';
-
-const MYSQL_URL = process.env.MLTRACK_TEST_MYSQL_URL;
-const MAX = 1.7976931348623157e308;
-
-interface Backend {
-  name: string;
-  skip: boolean;
-  open(): Promise<{ db: Knex; close(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    skip: false,
-    async open() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-search-'));
-      const db = createDb('sqlite:' + path.join(dir, 'search.sqlite'), dir);
-      await migrateLatest(db);
-      return {
-        db,
-        async close() {
-          await db.destroy();
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  {
-    name: 'mysql',
-    skip: !MYSQL_URL,
-    async open() {
-      const u = new URL(MYSQL_URL!);
-      const dbName = `mltrack_test_search_${process.pid}`;
-      const admin = await mysql2.createConnection({
-        host: u.hostname,
-        port: u.port ? Number(u.port) : 3306,
-        user: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-      });
-      await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-      await admin.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-      const url = new URL(MYSQL_URL!);
-      url.pathname = '/' + dbName;
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-search-'));
-      const db = createDb(url.toString(), dir);
-      await migrateLatest(db);
-      return {
-        db,
-        async close() {
-          await db.destroy();
-          await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-          await admin.end();
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -146,7 +85,7 @@ class Fixture {
       run_id: id,
       experiment_id: spec.exp,
       key,
-      value: Number.isNaN(v) ? 0 : v === Infinity ? MAX : v === -Infinity ? -MAX : v,
+      value: Number.isNaN(v) ? 0 : v === Infinity ? DOUBLE_MAX : v === -Infinity ? -DOUBLE_MAX : v,
       is_nan: Number.isNaN(v) ? 1 : 0,
       timestamp: 1,
       step: 0,
@@ -199,7 +138,7 @@ function referenceOrder(specs: (RunSpec & { uuid: string })[], orderBy: RunOrder
       if (o.kind === 'metric') {
         const v = r.metrics?.[o.key];
         out.push({ v: v === undefined ? 2 : Number.isNaN(v) ? 1 : 0, desc: false });
-        out.push({ v: v === undefined || Number.isNaN(v) ? 0 : Math.max(-MAX, Math.min(MAX, v)), desc });
+        out.push({ v: v === undefined || Number.isNaN(v) ? 0 : Math.max(-DOUBLE_MAX, Math.min(DOUBLE_MAX, v)), desc });
       } else if (o.kind === 'param' || o.kind === 'tag') {
         const v = (o.kind === 'param' ? r.params : r.tags)?.[o.key];
         out.push({ v: v === undefined ? 1 : 0, desc: false });
@@ -236,10 +175,10 @@ function referenceOrder(specs: (RunSpec & { uuid: string })[], orderBy: RunOrder
 
 // ---------------------------------------------------------------------------------------------
 
-for (const backend of backends) {
-  describe.skipIf(backend.skip)(`search on ${backend.name}`, () => {
+for (const kind of DB_KINDS) {
+  describe(`search on ${kind}`, () => {
+    let testDb: TestDb;
     let db: Knex;
-    let close: () => Promise<void>;
     let fx: Fixture;
     let mysql = false;
     let expA = 0;
@@ -270,7 +209,8 @@ for (const backend of backends) {
     };
 
     beforeAll(async () => {
-      ({ db, close } = await backend.open());
+      testDb = await freshDb(kind);
+      db = testDb.db;
       mysql = isMysql(db);
       fx = new Fixture(db);
       fx.projectId = await fx.project('g/p');
@@ -316,7 +256,7 @@ for (const backend of backends) {
     }, 120_000);
 
     afterAll(async () => {
-      await close?.();
+      await testDb?.drop();
     }, 60_000);
 
     // ----- filters -------------------------------------------------------------------------
