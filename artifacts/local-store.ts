@@ -11,6 +11,9 @@
  * - files are opened with O_NOFOLLOW; uploads go to `.<name>.upload-<random>` (O_EXCL) in the
  *   target's real parent directory and are renamed into place; temp files are hidden from `list`
  *   and their names are refused as artifact paths.
+ *
+ * Longer than most files on purpose: one class behind one interface, and the safety model above is easier to
+ * check when every filesystem call it governs is in this one file.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs, type Stats } from 'node:fs';

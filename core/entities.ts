@@ -85,3 +85,38 @@ export interface Run {
   inputs: { dataset_inputs?: DatasetInput[] };
   outputs: Record<string, never>;
 }
+
+/** model_registry.proto's ModelVersion, as MLflow's server emits it (shared/reference/model-registry.md §2). */
+export interface ModelVersion {
+  name: string;
+  /** the per-model number, as a string */
+  version: string;
+  creation_timestamp: Int64;
+  last_updated_timestamp: Int64;
+  current_stage: string;
+  description?: string;
+  source: string;
+  run_id: string;
+  status: 'READY' | 'PENDING_REGISTRATION' | 'FAILED_REGISTRATION';
+  status_message?: string;
+  run_link: string;
+  tags?: KeyValue[];
+  aliases?: string[];
+  /** MLflow 3: the logged model the version was registered from */
+  model_id?: string;
+}
+
+export interface RegisteredModelAlias {
+  alias: string;
+  version: string;
+}
+
+export interface RegisteredModel {
+  name: string;
+  creation_timestamp: Int64;
+  last_updated_timestamp: Int64;
+  description?: string;
+  latest_versions?: ModelVersion[];
+  tags?: KeyValue[];
+  aliases?: RegisteredModelAlias[];
+}

@@ -47,7 +47,9 @@ export function validationError(issues: readonly Issue[], input: unknown): Mlflo
     const k = typeof seg === 'object' && seg !== null ? (seg as { key: PropertyKey }).key : seg;
     value = value != null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[k] : undefined;
   }
-  if (value === undefined || value === null) return missingParam(path);
+  // MLflow's `_assert_required` refuses an empty string (and a required list left empty) as it refuses an absent value
+  const emptyRequired = (value === '' || (Array.isArray(value) && value.length === 0)) && issue.code === 'too_small';
+  if (value === undefined || value === null || emptyRequired) return missingParam(path);
   return new MlflowError(
     'INVALID_PARAMETER_VALUE',
     `Invalid value ${describe(value)} for parameter '${path}' supplied. Hint: Value was of type '${pyType(value)}'. ` +

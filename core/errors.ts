@@ -67,3 +67,5 @@ export const alreadyExists = (message: string) => new MlflowError('RESOURCE_ALRE
 /** MLflow's message for a required parameter that is absent or empty. */
 export const missingParam = (name: string) =>
   invalidParam(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+/** The same message as MLflow's stores word it (no pointer to the API docs), for the few store-level checks. */
+export const missingParamPlain = (name: string) => invalidParam(`Missing value for required parameter '${name}'.`);

@@ -6,9 +6,10 @@
  * Lengths are Python `len()`, i.e. Unicode code points. Messages embed values the way Python renders them
  * (`json.dumps` with ensure_ascii, `repr`, `str(float)`), so they match a real server byte for byte.
  * The happy path of the per-item checks allocates nothing: precompiled regexes and length comparisons only.
+ * A little over 300 lines on purpose: it mirrors one MLflow module, and its rules share the message builders.
  */
-import { invalidParam, missingParam } from './errors.ts';
-import { decodeQuery, normpath, pyFloat, pyJson, pyRepr, pySlice, pyStr, tooLong } from './python.ts';
+import { invalidParam } from './errors.ts';
+import { normpath, pyFloat, pyJson, pyRepr, pySlice, pyStr, tooLong } from './python.ts';
 
 export const LIMITS = {
   MAX_ENTITY_KEY_LENGTH: 250,
@@ -79,7 +80,7 @@ const badPathMessage = (name: string) =>
  * `_validate_length_limit`: returns the value, truncated when allowed, else throws. The entity named in the
  * message is `prefix.entity` (or `entity`), built only on error.
  */
-function lengthLimit(prefix: string, entity: string, limit: number, value: string, truncate = false): string {
+export function lengthLimit(prefix: string, entity: string, limit: number, value: string, truncate = false): string {
   if (!tooLong(value, limit)) return value;
   if (truncate) return pySlice(value, limit);
   throw invalidParam(exceedsMaximumLength(joinPath(prefix, entity), limit));
@@ -212,51 +213,6 @@ export function validateExperimentName(name: unknown): void {
   }
 }
 
-/** `urllib.parse` schemes whose last path segment may carry `;params`. */
-const USES_PARAMS = new Set([
-  '', 'ftp', 'hdl', 'prospero', 'http', 'imap', 'https', 'shttp', 'rtsp', 'rtsps', 'rtspu', 'sip', 'sips', 'mms',
-  'sftp', 'tel',
-]);
-const SCHEME_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
-
-/**
- * Experiment `artifact_location`, in MLflow's order: `urlparse` fragment or `;params` (handler) → `..` in the
- * decoded query (`validate_query_string`) → `runs:` URI (`_validate_experiment_artifact_location`) → length.
- * An empty location (server default) passes.
- */
-export function validateArtifactLocation(loc: string): void {
-  if (!loc) return;
-  // urlsplit: strips leading C0/space, drops tab/CR/LF, splits "#" then "?"; urlparse: ";params" of last segment.
-  let url = loc.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
-  const scheme = SCHEME_RE.exec(url)?.[1]?.toLowerCase() ?? '';
-  if (scheme) url = url.slice(scheme.length + 1);
-  const hash = url.indexOf('#');
-  const fragment = hash >= 0 ? url.slice(hash + 1) : '';
-  if (hash >= 0) url = url.slice(0, hash);
-  const qmark = url.indexOf('?');
-  const query = qmark >= 0 ? url.slice(qmark + 1) : '';
-  if (qmark >= 0) url = url.slice(0, qmark);
-  if (url.startsWith('//')) {
-    const end = url.slice(2).search(/[/?#]/);
-    url = end >= 0 ? url.slice(2 + end) : '';
-  }
-  let params = '';
-  if (USES_PARAMS.has(scheme)) {
-    const semi = url.indexOf(';', Math.max(url.lastIndexOf('/'), 0));
-    if (semi >= 0) params = url.slice(semi + 1);
-  }
-  if (fragment || params) throw invalidParam("'artifact_location' URL can't include fragments or params.");
-  if (query && decodeQuery(query).includes('..')) throw invalidParam('Invalid query string');
-  if (loc.startsWith('runs:')) throw invalidParam(`Artifact location cannot be a runs:/ URI. Given: '${loc}'`);
-  if (tooLong(loc, LIMITS.MAX_ARTIFACT_LOCATION_LENGTH)) {
-    throw invalidParam(
-      'Invalid artifact path length. The length of the artifact path cannot be greater than ' +
-        `${LIMITS.MAX_ARTIFACT_LOCATION_LENGTH} characters. To configure this limit, please set the ` +
-        'MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH environment variable.',
-    );
-  }
-}
-
 /** `_validate_run_id`; `path` is the request field ("run_id"). */
 export function validateRunId(runId: string, path = 'run_id'): void {
   if (typeof runId !== 'string' || !RUN_ID_RE.test(runId)) throw invalidParam(invalidValue(path, runId));
@@ -349,44 +305,6 @@ export function validateMaxResults(n: number, max: number = LIMITS.SEARCH_MAX_RE
   }
 }
 
-/** The run id of a request: MLflow accepts `run_id`, and `run_uuid` from older clients. */
-export function requireRunId(input: { run_id?: string; run_uuid?: string }): string {
-  const id = input.run_id || input.run_uuid;
-  if (!id) throw missingParam('run_id');
-  return id;
-}
-
-/** The run name column holds 250 characters (MLflow's too); a longer name is a client error, never a 500. */
-export function validateRunName(name: string): void {
-  if (tooLong(name, LIMITS.MAX_ENTITY_KEY_LENGTH)) {
-    throw invalidParam(`Run name '${name}' exceeds the maximum length of ${LIMITS.MAX_ENTITY_KEY_LENGTH} characters.`);
-  }
-}
-
-/** The user_id column holds 256 characters, as MLflow's does; longer (from the request or the mlflow.user tag) is a 400. */
-export function validateUserId(userId: string): string {
-  if (tooLong(userId, LIMITS.MAX_USER_ID_LENGTH)) {
-    throw invalidParam(`'user_id' exceeds the maximum length of ${LIMITS.MAX_USER_ID_LENGTH} characters`);
-  }
-  return userId;
-}
-
-/**
- * Dataset columns MLflow does not validate but its (and our) schema bounds: source_type is VARCHAR(36), and schema
- * and profile are MEDIUMTEXT on MySQL (16 MiB of bytes, whatever the character count).
- */
-export function validateDatasetColumns(ds: { source_type: string; source?: string; schema?: string; profile?: string }): void {
-  if (tooLong(ds.source_type, LIMITS.MAX_DATASET_SOURCE_TYPE_LENGTH)) {
-    throw invalidParam(`'source_type' exceeds the maximum length of ${LIMITS.MAX_DATASET_SOURCE_TYPE_LENGTH} characters`);
-  }
-  for (const field of ['source', 'schema', 'profile'] as const) {
-    const v = ds[field];
-    if (v !== undefined && Buffer.byteLength(v, 'utf8') > LIMITS.MAX_MEDIUMTEXT_BYTES) {
-      throw invalidParam(`'${field}' exceeds the maximum size of ${LIMITS.MAX_MEDIUMTEXT_BYTES} bytes`);
-    }
-  }
-}
-
 const BAD_NAME_CHARS = ['/', ':', '.', '%', '"', "'"];
 
 /** `_validate_logged_model_name`: non-empty, none of / : . % " ' ; and it must fit the column. */
@@ -399,12 +317,5 @@ export function validateLoggedModelName(name: string): void {
   }
   if (tooLong(name, LIMITS.MAX_LOGGED_MODEL_NAME_LENGTH)) {
     throw invalidParam(`'name' exceeds the maximum length of ${LIMITS.MAX_LOGGED_MODEL_NAME_LENGTH} characters`);
-  }
-}
-
-/** A logged model's model_type fits its VARCHAR(500) column. */
-export function validateModelType(modelType: string): void {
-  if (tooLong(modelType, LIMITS.MAX_MODEL_TYPE_LENGTH)) {
-    throw invalidParam(`'model_type' exceeds the maximum length of ${LIMITS.MAX_MODEL_TYPE_LENGTH} characters`);
   }
 }

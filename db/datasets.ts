@@ -2,6 +2,7 @@ import type { Db } from './knex.ts';
 import { chunk, INSERT_CHUNK, retryOnDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveRun } from './runs.ts';
 import type { Dataset } from '../core/entities.ts';
+import type { DbDatasetRow, DbInputTagRow, DbRunInputRow } from './tables.ts';
 
 export type DatasetIn = Dataset;
 
@@ -26,12 +27,12 @@ export async function logInputs(db: Db, projectId: number, runUuid: string, inpu
     withTransaction(db, async (trx) => {
       const run = await requireActiveRun(trx, projectId, runUuid);
       for (const { dataset: d, tags } of unique.values()) {
-        const found = await trx('datasets').where({ experiment_id: run.experiment_id, name: d.name, digest: d.digest }).first('id');
+        const found = await trx<DbDatasetRow>('datasets').where({ experiment_id: run.experiment_key, name: d.name, digest: d.digest }).first('id');
         let datasetId: number;
         if (found) datasetId = Number(found.id);
         else {
-          const [id] = await trx('datasets').insert({
-            experiment_id: run.experiment_id,
+          const [id] = await trx<DbDatasetRow>('datasets').insert({
+            experiment_id: run.experiment_key,
             name: d.name,
             digest: d.digest,
             source_type: d.source_type,
@@ -41,14 +42,14 @@ export async function logInputs(db: Db, projectId: number, runUuid: string, inpu
           });
           datasetId = Number(id);
         }
-        const linked = await trx('run_inputs').where({ run_id: run.id, dataset_id: datasetId }).first('run_id');
+        const linked = await trx<DbRunInputRow>('run_inputs').where({ run_id: run.id, dataset_id: datasetId }).first('run_id');
         if (linked) continue;
-        await trx('run_inputs').insert({ run_id: run.id, dataset_id: datasetId });
+        await trx<DbRunInputRow>('run_inputs').insert({ run_id: run.id, dataset_id: datasetId });
         const byKey = new Map<string, string>();
         for (const t of tags) byKey.set(t.key, t.value); // one value per key: the last
         for (const part of chunk([...byKey], INSERT_CHUNK)) {
           if (!part.length) continue;
-          await trx('input_tags')
+          await trx<DbInputTagRow>('input_tags')
             .insert(part.map(([key, value]) => ({ run_id: run.id, dataset_id: datasetId, key, value })))
             .onConflict(['run_id', 'dataset_id', 'key'])
             .merge(['value']);

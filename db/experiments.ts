@@ -1,39 +1,48 @@
 import type { Db, Trx } from './knex.ts';
 import { alreadyExists, invalidParam, MlflowError, notFound } from '../core/errors.ts';
-import { isDuplicateKey, lastValuePerKey, upsertKeyValues, withTransaction } from './tx.ts';
+import { groupBy, isDuplicateKey, lastValuePerKey, requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
 import type { Experiment } from '../core/entities.ts';
+import { int64Col } from '../core/codecs.ts';
+import type { Decoded, DbExperimentRow, DbExperimentTagRow, DbProjectRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
-export interface ExperimentRow {
-  id: number;
-  project_id: number;
-  experiment_id: number;
-  name: string;
-  artifact_location: string;
-  lifecycle_stage: 'active' | 'deleted';
-  creation_time: number;
-  last_update_time: number;
-  deleted_time: number | null;
+/** An experiment as the repository hands it out: `id` is its ExperimentKey, `experiment_id` its ExperimentNumber. */
+export type ExperimentRow = Decoded<Omit<DbExperimentRow, 'creator_id'>, 'creation_time' | 'last_update_time' | 'deleted_time'>;
+
+/** MLflow's experiment id on the wire as the per-project number it names, or undefined when it names none
+ * (non-numeric, or too long for the column): such an id is simply not found, never a 500. */
+export function experimentNumber(experimentId: string): ExperimentNumber | undefined {
+  return /^\d{1,9}$/.test(experimentId) ? (Number(experimentId) as ExperimentNumber) : undefined;
 }
 
-export const defaultArtifactLocation = (iid: number) => `mlflow-artifacts:/${iid}`;
+/** The distinct per-project numbers among wire experiment ids; ids naming none are left out. */
+export function experimentNumbers(experimentIds: readonly string[]): ExperimentNumber[] {
+  const out = new Set<ExperimentNumber>();
+  for (const id of experimentIds) {
+    const n = experimentNumber(id);
+    if (n !== undefined) out.add(n);
+  }
+  return [...out];
+}
+
+export const defaultArtifactLocation = (number: ExperimentNumber) => `mlflow-artifacts:/${number}`;
 
 /** Inserts an experiment with the given per-project number (used for "Default" = 0). */
 export async function insertExperiment(
   trx: Trx | Db,
-  e: { projectId: number; iid: number; name: string; artifactLocation?: string; creatorId?: number | null },
-): Promise<number> {
+  e: { projectId: number; number: ExperimentNumber; name: string; artifactLocation?: string; creatorId?: number | null },
+): Promise<ExperimentKey> {
   const now = Date.now();
-  const [id] = await trx('experiments').insert({
+  const [id] = await trx<DbExperimentRow>('experiments').insert({
     project_id: e.projectId,
-    experiment_id: e.iid,
+    experiment_id: e.number,
     name: e.name,
-    artifact_location: e.artifactLocation || defaultArtifactLocation(e.iid),
+    artifact_location: e.artifactLocation || defaultArtifactLocation(e.number),
     lifecycle_stage: 'active',
     creation_time: now,
     last_update_time: now,
     creator_id: e.creatorId ?? null,
   });
-  return Number(id);
+  return Number(id) as ExperimentKey;
 }
 
 /**
@@ -46,14 +55,14 @@ export async function createExperiment(
 ): Promise<string> {
   try {
     return await withTransaction(db, async (trx) => {
-      const clash = await trx('experiments').where({ project_id: e.projectId, name: e.name }).first('id');
+      const clash = await trx<DbExperimentRow>('experiments').where({ project_id: e.projectId, name: e.name }).first('id');
       if (clash) throw experimentExists(e.name);
-      await trx('projects').where({ id: e.projectId }).increment('last_experiment_iid', 1);
-      const p = await trx('projects').where({ id: e.projectId }).first('last_experiment_iid');
-      const iid = Number(p!.last_experiment_iid);
-      const id = await insertExperiment(trx, { ...e, iid });
-      await upsertKeyValues(trx, 'experiment_tags', { experiment_id: id }, lastValuePerKey(e.tags));
-      return String(iid);
+      await trx<DbProjectRow>('projects').where({ id: e.projectId }).increment('last_experiment_iid', 1);
+      const p = await trx<DbProjectRow>('projects').where({ id: e.projectId }).first('last_experiment_iid');
+      const number = Number(p!.last_experiment_iid) as ExperimentNumber;
+      const id = await insertExperiment(trx, { ...e, number });
+      await upsertKeyValues<DbExperimentTagRow>(trx, 'experiment_tags', { experiment_id: id }, lastValuePerKey(e.tags));
+      return String(number);
     });
   } catch (err) {
     if (isDuplicateKey(err)) throw experimentExists(e.name);
@@ -63,11 +72,22 @@ export async function createExperiment(
 
 const experimentExists = (name: string) => alreadyExists(`Experiment(name=${name}) already exists.`);
 
-const toRow = (r: any): ExperimentRow => r as ExperimentRow;
+const toRow = (r: DbExperimentRow): ExperimentRow => ({
+  id: r.id,
+  project_id: r.project_id,
+  experiment_id: r.experiment_id,
+  name: r.name,
+  artifact_location: r.artifact_location,
+  lifecycle_stage: r.lifecycle_stage,
+  creation_time: int64Col(r.creation_time),
+  last_update_time: int64Col(r.last_update_time),
+  deleted_time: r.deleted_time == null ? null : int64Col(r.deleted_time),
+});
 
 export async function getExperimentRowByIid(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow | undefined> {
-  if (!/^\d{1,9}$/.test(experimentId)) return undefined;
-  const r = await db('experiments').where({ project_id: projectId, experiment_id: Number(experimentId) }).first();
+  const number = experimentNumber(experimentId);
+  if (number === undefined) return undefined;
+  const r = await db<DbExperimentRow>('experiments').where({ project_id: projectId, experiment_id: number }).first();
   return r ? toRow(r) : undefined;
 }
 
@@ -79,27 +99,23 @@ export async function requireExperiment(db: Db | Trx, projectId: number, experim
 }
 
 export async function requireActiveExperiment(db: Db | Trx, projectId: number, experimentId: string): Promise<ExperimentRow> {
-  const row = await requireExperiment(db, projectId, experimentId);
-  if (row.lifecycle_stage !== 'active') {
-    throw invalidParam(`The experiment ${experimentId} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`);
-  }
-  return row;
+  return requireActiveStage(await requireExperiment(db, projectId, experimentId), 'experiment', experimentId);
 }
 
 /** get-by-name: an active experiment is preferred; deleted ones are returned too, as MLflow does. */
 export async function getExperimentRowByName(db: Db, projectId: number, name: string): Promise<ExperimentRow | undefined> {
-  const r = await db('experiments').where({ project_id: projectId, name }).first();
+  const r = await db<DbExperimentRow>('experiments').where({ project_id: projectId, name }).first();
   return r ? toRow(r) : undefined;
 }
 
 /** Experiments of a project, newest first (GitLab's experiments/list). */
 export async function listExperimentRows(db: Db, projectId: number): Promise<ExperimentRow[]> {
-  return (await db('experiments').where({ project_id: projectId }).orderBy('experiment_id', 'desc')).map(toRow);
+  return (await db<DbExperimentRow>('experiments').where({ project_id: projectId }).orderBy('experiment_id', 'desc')).map(toRow);
 }
 
-export async function getExperimentRowsByIds(db: Db, ids: number[]): Promise<ExperimentRow[]> {
+export async function getExperimentRowsByIds(db: Db, ids: ExperimentKey[]): Promise<ExperimentRow[]> {
   if (!ids.length) return [];
-  const rows = (await db('experiments').whereIn('id', ids)).map(toRow);
+  const rows = (await db<DbExperimentRow>('experiments').whereIn('id', ids)).map(toRow);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.map((id) => byId.get(id)).filter((r): r is ExperimentRow => !!r);
 }
@@ -107,13 +123,8 @@ export async function getExperimentRowsByIds(db: Db, ids: number[]): Promise<Exp
 /** Shapes experiments for the wire, with their tags, in two queries however many there are. */
 export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<Experiment[]> {
   if (!rows.length) return [];
-  const tags = await db('experiment_tags').whereIn('experiment_id', rows.map((r) => r.id)).orderBy(['experiment_id', 'key']);
-  const byExp = new Map<number, { key: string; value: string }[]>();
-  for (const t of tags) {
-    let list = byExp.get(t.experiment_id);
-    if (!list) byExp.set(t.experiment_id, (list = []));
-    list.push({ key: t.key, value: t.value });
-  }
+  const tags = await db<DbExperimentTagRow>('experiment_tags').whereIn('experiment_id', rows.map((r) => r.id)).orderBy(['experiment_id', 'key']);
+  const byExp = groupBy(tags, (t) => t.experiment_id);
   return rows.map((r) => {
     const out: Experiment = {
       experiment_id: String(r.experiment_id),
@@ -124,7 +135,7 @@ export async function toExperimentsOut(db: Db, rows: ExperimentRow[]): Promise<E
       creation_time: r.creation_time,
     };
     const t = byExp.get(r.id);
-    if (t?.length) out.tags = t;
+    if (t?.length) out.tags = t.map((x) => ({ key: x.key, value: x.value }));
     return out;
   });
 }
@@ -142,10 +153,10 @@ export async function renameExperiment(db: Db, projectId: number, experimentId: 
         throw new MlflowError('INVALID_STATE', 'Cannot rename a non-active experiment.', 400);
       }
       if (row.name !== newName) {
-        const clash = await trx('experiments').where({ project_id: projectId, name: newName }).first('id');
+        const clash = await trx<DbExperimentRow>('experiments').where({ project_id: projectId, name: newName }).first('id');
         if (clash) throw experimentExists(newName);
       }
-      await trx('experiments').where({ id: row.id }).update({ name: newName, last_update_time: Date.now() });
+      await trx<DbExperimentRow>('experiments').where({ id: row.id }).update({ name: newName, last_update_time: Date.now() });
     });
   } catch (err) {
     if (isDuplicateKey(err)) throw experimentExists(newName);
@@ -168,8 +179,8 @@ export async function setExperimentLifecycle(db: Db, projectId: number, experime
       throw invalidParam("Cannot delete the default experiment '0'. This is an internally reserved experiment.");
     }
     const now = Date.now();
-    await trx('experiments').where({ id: row.id }).update({ lifecycle_stage: stage, last_update_time: now, deleted_time: stage === 'deleted' ? now : null });
-    await trx('runs')
+    await trx<DbExperimentRow>('experiments').where({ id: row.id }).update({ lifecycle_stage: stage, last_update_time: now, deleted_time: stage === 'deleted' ? now : null });
+    await trx<DbRunRow>('runs')
       .where({ experiment_id: row.id })
       .update({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? now : null });
   });
@@ -179,7 +190,7 @@ export async function setExperimentLifecycle(db: Db, projectId: number, experime
 export async function setExperimentTag(db: Db, projectId: number, experimentId: string, key: string, value: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireActiveExperiment(trx, projectId, experimentId);
-    await upsertKeyValues(trx, 'experiment_tags', { experiment_id: row.id }, [{ key, value }]);
+    await upsertKeyValues<DbExperimentTagRow>(trx, 'experiment_tags', { experiment_id: row.id }, [{ key, value }]);
   });
 }
 
@@ -187,15 +198,15 @@ export async function setExperimentTag(db: Db, projectId: number, experimentId: 
 export async function deleteExperimentTag(db: Db, projectId: number, experimentId: string, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const row = await requireActiveExperiment(trx, projectId, experimentId);
-    const n = await trx('experiment_tags').where({ experiment_id: row.id, key }).del();
+    const n = await trx<DbExperimentTagRow>('experiment_tags').where({ experiment_id: row.id, key }).del();
     if (!n) throw notFound(`No tag with name: ${key} in experiment with id ${experimentId}`);
   });
 }
 
 /** Internal ids of the project's experiments among the given MLflow experiment ids; others are left out. */
-export async function experimentInternalIds(db: Db, projectId: number, experimentIds: string[]): Promise<number[]> {
-  const iids = [...new Set(experimentIds.filter((id) => /^\d{1,9}$/.test(id)).map(Number))];
-  if (!iids.length) return [];
-  const rows = await db('experiments').where('project_id', projectId).whereIn('experiment_id', iids).select('id');
-  return rows.map((r: { id: number }) => r.id);
+export async function experimentInternalIds(db: Db, projectId: number, experimentIds: string[]): Promise<ExperimentKey[]> {
+  const numbers = experimentNumbers(experimentIds);
+  if (!numbers.length) return [];
+  const rows = await db<DbExperimentRow>('experiments').where('project_id', projectId).whereIn('experiment_id', numbers).select('id');
+  return rows.map((r) => r.id);
 }

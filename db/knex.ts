@@ -1,16 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import type BetterSqlite3 from 'better-sqlite3';
 import { migrationSource } from './migrations/index.ts';
+import { fromBigInt } from '../core/codecs.ts';
 
 export type Db = Knex;
 export type Trx = Knex.Transaction;
 
 /** Converts SQLite's BigInt results back to numbers where that loses nothing; big values stay BigInt. */
 function unbig(value: unknown): unknown {
-  if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-  }
+  if (typeof value === 'bigint') return fromBigInt(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = unbig(value[i]);
     return value;
@@ -24,6 +24,17 @@ function unbig(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * knex's warnings, less the two lines it prints each time a server finds the migration lock taken: db/migrate.ts
+ * waits for the lock and says so once.
+ */
+const knexLog = {
+  warn(message: string) {
+    if (/^Can't take lock to run migrations|^If you are sure migrations are not running/.test(message)) return;
+    console.warn(message);
+  },
+};
 
 export function knexConfig(databaseUrl: string | undefined, dataDir: string): Knex.Config {
   if (databaseUrl && /^mysql2?:\/\//.test(databaseUrl)) {
@@ -42,8 +53,28 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
         bigNumberStrings: false,
         multipleStatements: false,
       },
-      pool: { min: 0, max: 10 },
-      migrations: { migrationSource, tableName: 'knex_migrations' },
+      pool: {
+        min: 0,
+        max: 10,
+        // On a Galera cluster a read on one node may not yet see a write another node acknowledged: causal reads
+        // (wsrep_sync_wait=1) make every SELECT wait for what the cluster has committed, so a write answered by one
+        // server is seen at once by a read on another. Nothing to do on a single MySQL.
+        afterCreate(conn: { query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err, rows) => {
+            if (err) return done(err, conn);
+            const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
+            if (!on) return done(null, conn);
+            conn.query('SET SESSION wsrep_sync_wait = 1', (e) => done(e, conn));
+          });
+        },
+      },
+      // No transaction around migrations on MySQL: DDL commits implicitly there anyway, and knex would take its lock
+      // inside that transaction, so the implicit commit of the first DDL would release nothing yet replicate late.
+      // Without it the lock is its own committed UPDATE, which a Galera cluster certifies: of servers racing through
+      // different nodes one wins and the others get a 1213 and wait (measured: with the transaction, two servers
+      // migrated the same database at once through two nodes).
+      migrations: { migrationSource, tableName: 'knex_migrations', disableTransactions: true },
+    log: knexLog,
     };
   }
   if (databaseUrl && !/^sqlite:/.test(databaseUrl)) {
@@ -58,7 +89,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
     pool: {
       min: 1,
       max: 1,
-      afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(conn: BetterSqlite3.Database, done: (err: Error | null, conn: unknown) => void) {
         try {
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');
@@ -75,6 +106,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
     },
     postProcessResponse: (result) => unbig(result),
     migrations: { migrationSource, tableName: 'knex_migrations' },
+    log: knexLog,
   };
 }
 
@@ -83,7 +115,3 @@ export function createDb(databaseUrl: string | undefined, dataDir: string): Db {
 }
 
 export const isMysql = (db: Knex) => db.client.config.client === 'mysql2';
-
-export async function migrateLatest(db: Db): Promise<void> {
-  await db.migrate.latest();
-}

@@ -4,6 +4,7 @@ import { invalidParam } from '../core/errors.ts';
 import { cmpInt64, int64Bind, int64Col, storedValue, type Int64 } from '../core/codecs.ts';
 import { chunk, INSERT_CHUNK, retryOnDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveRun, RUN_NAME_TAG, upsertTags, type RunRow } from './runs.ts';
+import type { DbLatestMetricRow, DbMetricRow, DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
 export interface MetricIn {
   key: string;
@@ -32,12 +33,12 @@ export async function logBatch(
       // Params first: a conflicting value refuses the batch before any write.
       let newParams = batch.params;
       if (batch.params.length) {
-        const existing = await trx('params')
+        const existing = await trx<DbRunKeyValueRow>('params')
           .where('run_id', runId)
           .whereIn('key', batch.params.map((p) => p.key))
           .select('key', 'value');
         if (existing.length) {
-          const old = new Map<string, string>(existing.map((p: any) => [p.key, p.value]));
+          const old = new Map<string, string>(existing.map((p) => [p.key, p.value]));
           for (const p of batch.params) {
             const prev = old.get(p.key);
             if (prev !== undefined && prev !== p.value) {
@@ -53,7 +54,7 @@ export async function logBatch(
 
       if (batch.metrics.length) await insertMetrics(trx, run, batch.metrics, mysql);
       for (const part of chunk(newParams, INSERT_CHUNK)) {
-        await trx('params').insert(part.map((p) => ({ run_id: runId, key: p.key, value: p.value })));
+        await trx<DbRunKeyValueRow>('params').insert(part.map((p) => ({ run_id: runId, key: p.key, value: p.value })));
       }
       if (batch.tags.length) {
         const tags = new Map<string, string>();
@@ -62,7 +63,7 @@ export async function logBatch(
         if (tags.get(RUN_NAME_TAG) === '') tags.delete(RUN_NAME_TAG);
         if (tags.size) await upsertTags(trx, runId, [...tags].map(([key, value]) => ({ key, value })));
         const name = tags.get(RUN_NAME_TAG);
-        if (name !== undefined) await trx('runs').where({ id: runId }).update({ name });
+        if (name !== undefined) await trx<DbRunRow>('runs').where({ id: runId }).update({ name });
       }
     });
   // Two requests racing to insert the same new param: the loser runs again and sees the other's row.
@@ -73,7 +74,7 @@ async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: 
   const runId = run.id;
   // History rows, deduplicated within the request; the primary key makes re-sends no-ops.
   const seen = new Set<string>();
-  const rows: Record<string, unknown>[] = [];
+  const rows: DbMetricRow[] = [];
   const latest = new Map<string, { value: number; is_nan: boolean; timestamp: Int64; step: Int64 }>();
   for (const m of metrics) {
     const sv = storedValue(m.value);
@@ -87,7 +88,7 @@ async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: 
     if (!cur || isNewer(cand, cur)) latest.set(m.key, cand);
   }
   for (const part of chunk(rows, INSERT_CHUNK)) {
-    await trx('metrics')
+    await trx<DbMetricRow>('metrics')
       .insert(part)
       .onConflict(['run_id', 'key', 'timestamp', 'step', 'value', 'is_nan'])
       .merge(['is_nan']);
@@ -95,7 +96,7 @@ async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: 
 
   // Latest value per key, MLflow's rule: the greatest (step, timestamp, value) wins.
   const keys = [...latest.keys()];
-  const q = trx('latest_metrics').where('run_id', runId).whereIn('key', keys).select('key', 'value', 'timestamp', 'step', 'is_nan');
+  const q = trx<DbLatestMetricRow>('latest_metrics').where('run_id', runId).whereIn('key', keys).select('key', 'value', 'timestamp', 'step', 'is_nan');
   if (mysql) q.forUpdate();
   const current = await q;
   for (const c of current) {
@@ -104,11 +105,11 @@ async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: 
     if (!isNewer(cand, stored)) latest.delete(c.key);
   }
   if (!latest.size) return;
-  const upserts = [...latest].map(([key, m]) => ({
-    run_id: runId, experiment_id: run.experiment_id, key, value: m.value, timestamp: int64Bind(m.timestamp), step: int64Bind(m.step), is_nan: m.is_nan,
+  const upserts = [...latest].map(([key, m]): DbLatestMetricRow => ({
+    run_id: runId, experiment_id: run.experiment_key, key, value: m.value, timestamp: int64Bind(m.timestamp), step: int64Bind(m.step), is_nan: m.is_nan,
   }));
   for (const part of chunk(upserts, INSERT_CHUNK)) {
-    await trx('latest_metrics').insert(part).onConflict(['run_id', 'key']).merge(['value', 'timestamp', 'step', 'is_nan']);
+    await trx<DbLatestMetricRow>('latest_metrics').insert(part).onConflict(['run_id', 'key']).merge(['value', 'timestamp', 'step', 'is_nan']);
   }
 }
 

@@ -8,6 +8,7 @@ import { invalidParam } from '../core/errors.ts';
 import { pyJsonDumps, pyStr } from '../core/python.ts';
 import { withTransaction } from './tx.ts';
 import { requireActiveRun, upsertTags } from './runs.ts';
+import type { DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
 export const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
 /** The tags.value column is TEXT: 65,535 bytes on MySQL. */
@@ -23,8 +24,8 @@ export async function appendLoggedModel(db: Db, projectId: number, runUuid: stri
   const mysql = isMysql(db);
   await withTransaction(db, async (trx) => {
     const run = await requireActiveRun(trx, projectId, runUuid);
-    if (mysql) await trx('runs').where({ id: run.id }).forUpdate().first('id');
-    const prev = await trx('tags').where({ run_id: run.id, key: LOG_MODEL_HISTORY_TAG }).first('value');
+    if (mysql) await trx<DbRunRow>('runs').where({ id: run.id }).forUpdate().first('id');
+    const prev = await trx<DbRunKeyValueRow>('tags').where({ run_id: run.id, key: LOG_MODEL_HISTORY_TAG }).first('value');
     let history: unknown[] = [];
     if (prev) {
       let parsed: unknown;

@@ -1,8 +1,10 @@
 import type { Db } from './knex.ts';
 import { requireRun } from './runs.ts';
+import { groupBy } from './tx.ts';
 import { notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, wireValue, type Int64 } from '../core/codecs.ts';
 import type { Metric } from '../core/entities.ts';
+import type { DbMetricRow, DbRunRow } from './tables.ts';
 
 /**
  * Metric history reads. The `metrics` primary key (run_id, key, timestamp, step, value, is_nan) is the index for
@@ -16,7 +18,7 @@ export interface MetricWithRunId extends Metric {
 /** MLflow's `MAX_RESULTS_GET_METRIC_HISTORY`: the most points a run contributes to a bulk-interval answer. */
 export const MAX_POINTS_PER_RUN = 25000;
 
-const toMetric = (r: any): Metric => ({
+const toMetric = (r: Pick<DbMetricRow, 'key' | 'value' | 'timestamp' | 'step' | 'is_nan'>): Metric => ({
   key: r.key,
   value: wireValue(r.value, r.is_nan),
   timestamp: int64Col(r.timestamp),
@@ -36,7 +38,7 @@ export async function getMetricHistory(
   page: { offset: number; maxResults?: number },
 ): Promise<{ metrics: Metric[]; more: boolean }> {
   const run = await requireRun(db, projectId, runUuid);
-  const q = db('metrics')
+  const q = db<DbMetricRow>('metrics')
     .where({ run_id: run.id, key })
     .orderBy([
       { column: 'timestamp', order: 'asc' },
@@ -113,13 +115,13 @@ export async function getMetricHistoryBulkInterval(
   key: string,
   opts: { maxResults: number; startStep?: Int64; endStep?: Int64 },
 ): Promise<MetricWithRunId[]> {
-  const found = await db('runs').where('project_id', projectId).whereIn('run_uuid', [...new Set(runUuids)]).select('id', 'run_uuid');
-  const byUuid = new Map<string, number>((found as any[]).map((r) => [r.run_uuid, Number(r.id)]));
+  const found = await db<DbRunRow>('runs').where('project_id', projectId).whereIn('run_uuid', [...new Set(runUuids)]).select('id', 'run_uuid');
+  const byUuid = new Map<string, number>(found.map((r) => [r.run_uuid, Number(r.id)]));
   const missing = runUuids.find((u) => !byUuid.has(u));
   if (missing !== undefined) throw notFound(`Run with id=${missing} not found`);
   const ids = [...byUuid.values()];
 
-  const minMax = await db('metrics')
+  const minMax: { run_id: number; lo: DbMetricRow['step']; hi: DbMetricRow['step'] }[] = await db<DbMetricRow>('metrics')
     .whereIn('run_id', ids)
     .andWhere('key', key)
     .groupBy('run_id')
@@ -128,7 +130,7 @@ export async function getMetricHistoryBulkInterval(
     .max({ hi: 'step' });
   const runMinMax: Int64[] = [];
   let greatest: Int64 | undefined;
-  for (const r of minMax as any[]) {
+  for (const r of minMax) {
     const lo = int64Col(r.lo);
     const hi = int64Col(r.hi);
     runMinMax.push(lo, hi);
@@ -145,36 +147,30 @@ export async function getMetricHistoryBulkInterval(
     end = opts.endStep!;
   }
 
-  const distinct = await db('metrics')
+  const distinct = await db<DbMetricRow>('metrics')
     .whereIn('run_id', ids)
     .andWhere('key', key)
     .andWhere('step', '>=', int64Bind(start))
     .andWhere('step', '<=', int64Bind(end))
     .distinct('step')
     .orderBy('step', 'asc');
-  const allSteps = (distinct as any[]).map((r) => int64Col(r.step));
+  const allSteps = distinct.map((r) => int64Col(r.step));
   const steps = sampleSteps(allSteps, runMinMax, opts.maxResults, { start, end });
   if (!steps.length) return [];
 
-  const rows: any[] = [];
+  const rows: DbMetricRow[] = [];
   // one IN list per statement stays below the bind limits: at most maxResults (2500) + 2 per run steps
   const stepBinds = steps.map(int64Bind);
   for (let i = 0; i < stepBinds.length; i += 5000) {
     rows.push(
-      ...(await db('metrics')
+      ...(await db<DbMetricRow>('metrics')
         .whereIn('run_id', ids)
         .andWhere('key', key)
         .whereIn('step', stepBinds.slice(i, i + 5000))
         .select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan')),
     );
   }
-  const byRun = new Map<number, any[]>();
-  for (const r of rows) {
-    const id = Number(r.run_id);
-    let l = byRun.get(id);
-    if (!l) byRun.set(id, (l = []));
-    l.push(r);
-  }
+  const byRun = groupBy(rows, (r) => Number(r.run_id));
   const out: MetricWithRunId[] = [];
   for (const uuid of runUuids) {
     const points = (byRun.get(byUuid.get(uuid)!) ?? []).map(toMetric);

@@ -1,4 +1,5 @@
 import type { Db } from './knex.ts';
+import type { DbProjectMemberRow, DbProjectRow, ExperimentNumber } from './tables.ts';
 import { withTransaction } from './tx.ts';
 import { insertExperiment } from './experiments.ts';
 
@@ -10,7 +11,14 @@ export interface ProjectRow {
   created_at: number;
 }
 
-const toProject = (r: any): ProjectRow => ({ id: r.id, path: r.path, name: r.name, visibility: r.visibility, created_at: r.created_at });
+type ProjectColumns = Pick<DbProjectRow, 'id' | 'path' | 'name' | 'visibility' | 'created_at'>;
+const toProject = (r: ProjectColumns): ProjectRow => ({
+  id: r.id,
+  path: r.path,
+  name: r.name,
+  visibility: r.visibility as ProjectRow['visibility'],
+  created_at: Number(r.created_at),
+});
 
 /**
  * Creates a project with its owner and MLflow's experiment "0" ("Default"), which MLflow clients use when no
@@ -18,35 +26,37 @@ const toProject = (r: any): ProjectRow => ({ id: r.id, path: r.path, name: r.nam
  */
 export async function createProject(
   db: Db,
-  p: { path: string; name?: string; visibility?: 'private' | 'public'; ownerId: number },
+  /** `id` is chosen only by bootstrap: project 1 on every engine (AUTO_INCREMENT steps by 3 on Galera) */
+  p: { id?: number; path: string; name?: string; visibility?: 'private' | 'public'; ownerId: number },
 ): Promise<ProjectRow> {
   return withTransaction(db, async (trx) => {
     const now = Date.now();
-    const [id] = await trx('projects').insert({
+    const [id] = await trx<DbProjectRow>('projects').insert({
+      ...(p.id !== undefined ? { id: p.id } : {}),
       path: p.path,
       name: p.name ?? p.path.split('/').pop()!,
       visibility: p.visibility ?? 'private',
       last_experiment_iid: 0,
       created_at: now,
     });
-    const projectId = Number(id);
-    await trx('project_members').insert({ project_id: projectId, user_id: p.ownerId, access_level: 50 });
-    await insertExperiment(trx, { projectId, iid: 0, name: 'Default', creatorId: p.ownerId });
-    return toProject(await trx('projects').where({ id: projectId }).first());
+    const projectId = p.id ?? Number(id);
+    await trx<DbProjectMemberRow>('project_members').insert({ project_id: projectId, user_id: p.ownerId, access_level: 50 });
+    await insertExperiment(trx, { projectId, number: 0 as ExperimentNumber, name: 'Default', creatorId: p.ownerId });
+    return toProject((await trx<DbProjectRow>('projects').where({ id: projectId }).first())!);
   });
 }
 
 export async function listProjects(db: Db): Promise<ProjectRow[]> {
-  return (await db('projects').orderBy('id')).map(toProject);
+  return (await db<DbProjectRow>('projects').orderBy('id')).map(toProject);
 }
 
 export async function getProject(db: Db, id: number): Promise<ProjectRow | undefined> {
-  const r = await db('projects').where({ id }).first();
+  const r = await db<DbProjectRow>('projects').where({ id }).first();
   return r ? toProject(r) : undefined;
 }
 
 export async function getProjectByPath(db: Db, path: string): Promise<ProjectRow | undefined> {
-  const r = await db('projects').where({ path }).first();
+  const r = await db<DbProjectRow>('projects').where({ path }).first();
   return r ? toProject(r) : undefined;
 }
 
@@ -69,19 +79,19 @@ export async function findProjectForUser(
     if (!Number.isSafeInteger(n) || n > 2147483647) return undefined;
     q.where('p.id', n);
   } else q.where('p.path', idOrPath);
-  const r = await q;
+  const r: (ProjectColumns & { access_level: number | null }) | undefined = await q;
   return r ? { ...toProject(r), access_level: r.access_level ?? 0 } : undefined;
 }
 
 export async function setMember(db: Db, projectId: number, userId: number, accessLevel: number): Promise<void> {
-  await db('project_members')
+  await db<DbProjectMemberRow>('project_members')
     .insert({ project_id: projectId, user_id: userId, access_level: accessLevel })
     .onConflict(['project_id', 'user_id'])
     .merge(['access_level']);
 }
 
 export async function removeMember(db: Db, projectId: number, userId: number): Promise<boolean> {
-  return (await db('project_members').where({ project_id: projectId, user_id: userId }).del()) > 0;
+  return (await db<DbProjectMemberRow>('project_members').where({ project_id: projectId, user_id: userId }).del()) > 0;
 }
 
 export async function listMembers(db: Db, projectId: number): Promise<{ user_id: number; username: string; access_level: number }[]> {

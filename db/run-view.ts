@@ -2,7 +2,11 @@ import type { Db } from './knex.ts';
 import { int64Col, wireValue } from '../core/codecs.ts';
 import type { Run, RunInfo } from '../core/entities.ts';
 import { groupBy } from './tx.ts';
-import { RUN_COLUMNS, toRunRow, type RunRow } from './runs.ts';
+import { RUN_COLUMNS, toRunRow, type DbRunViewRow, type RunRow } from './runs.ts';
+import type { DbDatasetRow, DbInputTagRow, DbLatestMetricRow, DbRunKeyValueRow } from './tables.ts';
+
+type MetricRow = Pick<DbLatestMetricRow, 'run_id' | 'key' | 'value' | 'timestamp' | 'step' | 'is_nan'>;
+type InputRow = Pick<DbDatasetRow, 'id' | 'name' | 'digest' | 'source_type' | 'source' | 'schema' | 'profile'> & { run_id: number };
 
 /** Full runs for the wire, in the order of `ids`, with a fixed number of queries however many runs or metrics. */
 export async function loadRuns(db: Db, ids: number[]): Promise<Run[]>;
@@ -13,27 +17,28 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
   const known = typeof idsOrRows[0] === 'object' ? (idsOrRows as RunRow[]) : undefined;
   const ids = known ? known.map((r) => r.id) : (idsOrRows as number[]);
   const [runs, metrics, params, tags, inputs, inputTags] = await Promise.all([
-    known ?? db('runs as r').join('experiments as e', 'e.id', 'r.experiment_id').whereIn('r.id', ids).select(RUN_COLUMNS),
+    known ??
+      (db('runs as r').join('experiments as e', 'e.id', 'r.experiment_id').whereIn('r.id', ids).select(RUN_COLUMNS) as Promise<DbRunViewRow[]>),
     // no ORDER BY: the database would sort every row of the page (~40% of the query on MariaDB); each run's few
     // rows are sorted by key below instead
-    db('latest_metrics').whereIn('run_id', ids).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan'),
-    db('params').whereIn('run_id', ids).select('run_id', 'key', 'value'),
-    db('tags').whereIn('run_id', ids).select('run_id', 'key', 'value'),
+    db<DbLatestMetricRow>('latest_metrics').whereIn('run_id', ids).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan') as Promise<MetricRow[]>,
+    db<DbRunKeyValueRow>('params').whereIn('run_id', ids).select('run_id', 'key', 'value'),
+    db<DbRunKeyValueRow>('tags').whereIn('run_id', ids).select('run_id', 'key', 'value'),
     db('run_inputs as i')
       .join('datasets as d', 'd.id', 'i.dataset_id')
       .whereIn('i.run_id', ids)
       .orderBy(['i.run_id', 'd.id'])
-      .select('i.run_id', 'd.id', 'd.name', 'd.digest', 'd.source_type', 'd.source', 'd.schema', 'd.profile'),
-    db('input_tags').whereIn('run_id', ids).orderBy(['run_id', 'dataset_id', 'key']).select('run_id', 'dataset_id', 'key', 'value'),
+      .select('i.run_id', 'd.id', 'd.name', 'd.digest', 'd.source_type', 'd.source', 'd.schema', 'd.profile') as Promise<InputRow[]>,
+    db<DbInputTagRow>('input_tags').whereIn('run_id', ids).orderBy(['run_id', 'dataset_id', 'key']).select('run_id', 'dataset_id', 'key', 'value'),
   ]);
   const group = <T extends { run_id: number }>(rows: T[]) => groupBy(rows, (r) => r.run_id);
   const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  const mBy = group(metrics as any[]);
-  const pBy = group(params as any[]);
-  const tBy = group(tags as any[]);
-  const iBy = group(inputs as any[]);
-  const itBy = group(inputTags as any[]);
-  const byId = new Map<number, RunRow>((runs as any[]).map((r) => [r.id, known ? r : toRunRow(r)]));
+  const mBy = group(metrics);
+  const pBy = group(params);
+  const tBy = group(tags);
+  const iBy = group(inputs);
+  const itBy = group(inputTags);
+  const byId = new Map<number, RunRow>(known ? known.map((r) => [r.id, r]) : (runs as DbRunViewRow[]).map((r) => [r.id, toRunRow(r)]));
   const out: Run[] = [];
   for (const id of ids) {
     const run = byId.get(id);
@@ -41,7 +46,7 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
     const data: Run['data'] = {};
     const ms = mBy.get(id);
     if (ms) {
-      data.metrics = ms.sort(byKey).map((m: any) => ({
+      data.metrics = ms.sort(byKey).map((m) => ({
         key: m.key,
         value: wireValue(m.value, m.is_nan),
         timestamp: int64Col(m.timestamp),
@@ -49,15 +54,15 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
       }));
     }
     const ps = pBy.get(id);
-    if (ps) data.params = ps.sort(byKey).map((p: any) => ({ key: p.key, value: p.value }));
+    if (ps) data.params = ps.sort(byKey).map((p) => ({ key: p.key, value: p.value }));
     const ts = tBy.get(id);
-    if (ts) data.tags = ts.sort(byKey).map((t: any) => ({ key: t.key, value: t.value }));
+    if (ts) data.tags = ts.sort(byKey).map((t) => ({ key: t.key, value: t.value }));
     const runInputs: Run['inputs'] = {};
     const ins = iBy.get(id);
     if (ins) {
       const itags = itBy.get(id) ?? [];
-      runInputs.dataset_inputs = ins.map((d: any) => {
-        const dt = itags.filter((t: any) => t.dataset_id === d.id).map((t: any) => ({ key: t.key, value: t.value }));
+      runInputs.dataset_inputs = ins.map((d) => {
+        const dt = itags.filter((t) => t.dataset_id === d.id).map((t) => ({ key: t.key, value: t.value }));
         const dataset: NonNullable<Run['inputs']['dataset_inputs']>[number]['dataset'] = {
           name: d.name, digest: d.digest, source_type: d.source_type, source: d.source,
         };
@@ -76,7 +81,7 @@ export function runInfo(run: RunRow): RunInfo {
     run_id: run.run_uuid,
     run_uuid: run.run_uuid,
     run_name: run.name,
-    experiment_id: String(run.experiment_iid),
+    experiment_id: String(run.experiment_number),
     user_id: run.user_id,
     status: run.status,
     start_time: run.start_time,

@@ -6,37 +6,29 @@ import crypto from 'node:crypto';
 import type { Db, Trx } from './knex.ts';
 import { invalidParam, notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, type Int64 } from '../core/codecs.ts';
-import type { LifecycleStage, RunStatus } from '../core/entities.ts';
-import { upsertKeyValues, withTransaction } from './tx.ts';
+import type { RunStatus } from '../core/entities.ts';
+import { requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
+import type { Decoded, DbExperimentRow, DbRunKeyValueRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
 
-export interface RunRow {
-  id: number;
-  run_uuid: string;
-  project_id: number;
-  experiment_id: number; // internal experiments.id
-  experiment_iid: number; // MLflow's experiment_id
-  name: string;
-  user_id: string;
-  status: RunStatus;
-  start_time: Int64;
-  end_time: Int64 | null;
-  lifecycle_stage: 'active' | 'deleted';
-  deleted_time: Int64 | null;
-  artifact_uri: string;
-}
+/** A run as the repository hands it out, with its experiment's key and MLflow number (RUN_COLUMNS). */
+export type RunRow = Decoded<DbRunViewRow, 'start_time' | 'end_time' | 'deleted_time'>;
 
 export const RUN_COLUMNS = [
-  'r.id', 'r.run_uuid', 'r.project_id', 'r.experiment_id', 'e.experiment_id as experiment_iid', 'r.name', 'r.user_id',
-  'r.status', 'r.start_time', 'r.end_time', 'r.lifecycle_stage', 'r.deleted_time', 'r.artifact_uri',
+  'r.id', 'r.run_uuid', 'r.project_id', 'r.experiment_id as experiment_key', 'e.experiment_id as experiment_number', 'r.name',
+  'r.user_id', 'r.status', 'r.start_time', 'r.end_time', 'r.lifecycle_stage', 'r.deleted_time', 'r.artifact_uri',
 ];
 
-export function toRunRow(r: any): RunRow {
+/** A row of RUN_COLUMNS, as read: runs.experiment_id as experiment_key, experiments.experiment_id as experiment_number. */
+export type DbRunViewRow = Omit<DbRunRow, 'experiment_id' | 'creator_id'> & { experiment_key: ExperimentKey; experiment_number: ExperimentNumber };
+
+export function toRunRow(r: DbRunViewRow): RunRow {
   return {
     ...r,
+    experiment_number: Number(r.experiment_number) as ExperimentNumber,
     start_time: int64Col(r.start_time),
     end_time: r.end_time == null ? null : int64Col(r.end_time),
     deleted_time: r.deleted_time == null ? null : int64Col(r.deleted_time),
@@ -45,7 +37,7 @@ export function toRunRow(r: any): RunRow {
 
 /** The run with this MLflow run id in this project, or undefined. Runs of other projects are not found. */
 export async function getRunRow(db: Db | Trx, projectId: number, runUuid: string): Promise<RunRow | undefined> {
-  const r = await db('runs as r')
+  const r: DbRunViewRow | undefined = await db('runs as r')
     .join('experiments as e', 'e.id', 'r.experiment_id')
     .where('r.run_uuid', runUuid)
     .andWhere('r.project_id', projectId)
@@ -60,11 +52,7 @@ export async function requireRun(db: Db | Trx, projectId: number, runUuid: strin
 }
 
 export async function requireActiveRun(db: Db | Trx, projectId: number, runUuid: string): Promise<RunRow> {
-  const run = await requireRun(db, projectId, runUuid);
-  if (run.lifecycle_stage !== 'active') {
-    throw invalidParam(`The run ${runUuid} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
-  }
-  return run;
+  return requireActiveStage(await requireRun(db, projectId, runUuid), 'run', runUuid);
 }
 
 export async function createRun(
@@ -94,7 +82,7 @@ export async function createRun(
   return withTransaction(db, async (trx) => {
     const exp = await requireActiveExperiment(trx, r.projectId, r.experimentId);
     const runUuid = crypto.randomUUID().replace(/-/g, '');
-    const [id] = await trx('runs').insert({
+    const [id] = await trx<DbRunRow>('runs').insert({
       run_uuid: runUuid,
       project_id: r.projectId,
       experiment_id: exp.id,
@@ -121,11 +109,11 @@ export async function updateRun(
 ): Promise<RunRow> {
   return withTransaction(db, async (trx) => {
     const run = await requireActiveRun(trx, projectId, runUuid);
-    const patch: Record<string, unknown> = {};
+    const patch: Partial<DbRunRow> = {};
     if (u.status !== undefined) patch.status = u.status;
     if (u.endTime !== undefined) patch.end_time = int64Bind(u.endTime);
     if (u.runName !== undefined && u.runName !== '') patch.name = u.runName;
-    if (Object.keys(patch).length) await trx('runs').where({ id: run.id }).update(patch);
+    if (Object.keys(patch).length) await trx<DbRunRow>('runs').where({ id: run.id }).update(patch);
     if (patch.name !== undefined) await upsertTags(trx, run.id, [{ key: RUN_NAME_TAG, value: u.runName! }]);
     return (await getRunRow(trx, projectId, runUuid))!;
   });
@@ -135,24 +123,24 @@ export async function setRunLifecycle(db: Db, projectId: number, runUuid: string
   await withTransaction(db, async (trx) => {
     const run = await requireRun(trx, projectId, runUuid);
     if (stage === 'active') {
-      const exp = await trx('experiments').where({ id: run.experiment_id }).first('lifecycle_stage');
+      const exp = await trx<DbExperimentRow>('experiments').where({ id: run.experiment_key }).first('lifecycle_stage');
       if (exp?.lifecycle_stage !== 'active') {
         throw invalidParam(`Cannot restore run ${runUuid}: its experiment is deleted. Restore the experiment first.`);
       }
     }
-    await trx('runs')
+    await trx<DbRunRow>('runs')
       .where({ id: run.id })
       .update({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? Date.now() : null });
   });
 }
 
 export const upsertTags = (trx: Trx, runId: number, tags: readonly { key: string; value: string }[]) =>
-  upsertKeyValues(trx, 'tags', { run_id: runId }, tags);
+  upsertKeyValues<DbRunKeyValueRow>(trx, 'tags', { run_id: runId }, tags);
 
 export async function deleteTag(db: Db, projectId: number, runUuid: string, key: string): Promise<void> {
   await withTransaction(db, async (trx) => {
     const run = await requireActiveRun(trx, projectId, runUuid);
-    const n = await trx('tags').where({ run_id: run.id, key }).del();
+    const n = await trx<DbRunKeyValueRow>('tags').where({ run_id: run.id, key }).del();
     if (!n) throw notFound(`No tag with name: ${key} in run with id ${runUuid}`);
   });
 }
@@ -166,7 +154,7 @@ export async function setTag(db: Db, projectId: number, runUuid: string, key: st
     const run = await requireActiveRun(trx, projectId, runUuid);
     if (key === RUN_NAME_TAG) {
       if (value === '') return;
-      await trx('runs').where({ id: run.id }).update({ name: value });
+      await trx<DbRunRow>('runs').where({ id: run.id }).update({ name: value });
     }
     await upsertTags(trx, run.id, [{ key, value }]);
   });

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Db } from './knex.ts';
+import type { DbAccessTokenRow, DbUserRow } from './tables.ts';
 
 export const SCOPES = ['api', 'read_api'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -20,15 +21,16 @@ export const digestToken = (token: string) => crypto.createHash('sha256').update
 
 export const generateToken = () => 'mltpat-' + crypto.randomBytes(20).toString('base64url');
 
-const toToken = (r: any): TokenRow => ({
+const orNull = (v: DbAccessTokenRow['expires_at']) => (v == null ? null : Number(v));
+const toToken = (r: DbAccessTokenRow): TokenRow => ({
   id: r.id,
   user_id: r.user_id,
   name: r.name,
   scopes: String(r.scopes).split(',').filter(Boolean),
-  expires_at: r.expires_at ?? null,
-  revoked_at: r.revoked_at ?? null,
-  last_used_at: r.last_used_at ?? null,
-  created_at: r.created_at,
+  expires_at: orNull(r.expires_at),
+  revoked_at: orNull(r.revoked_at),
+  last_used_at: orNull(r.last_used_at),
+  created_at: Number(r.created_at),
 });
 
 /** Creates a token and returns its clear value, the only time it is ever available. */
@@ -37,7 +39,7 @@ export async function createToken(
   t: { userId: number; name: string; scopes: Scope[]; expiresAt?: number | null; value?: string },
 ): Promise<{ token: string; row: TokenRow }> {
   const token = t.value ?? generateToken();
-  const [id] = await db('access_tokens').insert({
+  const [id] = await db<DbAccessTokenRow>('access_tokens').insert({
     user_id: t.userId,
     name: t.name,
     token_digest: digestToken(token),
@@ -45,23 +47,23 @@ export async function createToken(
     expires_at: t.expiresAt ?? null,
     created_at: Date.now(),
   });
-  const row = await db('access_tokens').where({ id: Number(id) }).first();
-  return { token, row: toToken(row) };
+  const row = await db<DbAccessTokenRow>('access_tokens').where({ id: Number(id) }).first();
+  return { token, row: toToken(row!) };
 }
 
 export async function listTokens(db: Db, userId?: number): Promise<TokenRow[]> {
-  const q = db('access_tokens').orderBy('id');
+  const q = db<DbAccessTokenRow>('access_tokens').orderBy('id');
   if (userId !== undefined) q.where({ user_id: userId });
   return (await q).map(toToken);
 }
 
 export async function getToken(db: Db, id: number): Promise<TokenRow | undefined> {
-  const r = await db('access_tokens').where({ id }).first();
+  const r = await db<DbAccessTokenRow>('access_tokens').where({ id }).first();
   return r ? toToken(r) : undefined;
 }
 
 export async function revokeToken(db: Db, id: number): Promise<boolean> {
-  const n = await db('access_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: Date.now() });
+  const n = await db<DbAccessTokenRow>('access_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: Date.now() });
   return n > 0;
 }
 
@@ -73,7 +75,9 @@ export type TokenCheck =
 const LAST_USED_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function authenticateToken(db: Db, token: string): Promise<TokenCheck> {
-  const row = await db('access_tokens as t')
+  type TokenUser = Pick<DbAccessTokenRow, 'id' | 'scopes' | 'expires_at' | 'revoked_at' | 'last_used_at' | 'user_id'> &
+    Pick<DbUserRow, 'username' | 'is_admin'>;
+  const row: TokenUser | undefined = await db('access_tokens as t')
     .join('users as u', 'u.id', 't.user_id')
     .where('t.token_digest', digestToken(token))
     .first('t.id', 't.scopes', 't.expires_at', 't.revoked_at', 't.last_used_at', 'u.id as user_id', 'u.username', 'u.is_admin');
@@ -82,7 +86,7 @@ export async function authenticateToken(db: Db, token: string): Promise<TokenChe
   const now = Date.now();
   if (row.expires_at != null && Number(row.expires_at) <= now) return { ok: false, reason: 'expired' };
   if (row.last_used_at == null || now - Number(row.last_used_at) > LAST_USED_INTERVAL_MS) {
-    await db('access_tokens').where({ id: row.id }).update({ last_used_at: now });
+    await db<DbAccessTokenRow>('access_tokens').where({ id: row.id }).update({ last_used_at: now });
   }
   return {
     ok: true,

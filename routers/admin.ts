@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { adminProcedure, router } from './trpc.ts';
-import { ACCESS } from './context.ts';
-import { alreadyExists, invalidParam, notFound } from '../core/errors.ts';
+import { adminProcedure, adminReadProcedure, router } from './trpc.ts';
+import { ACCESS, ROLE_NAMES, validateProjectPath, validateUsername } from '../core/accounts.ts';
+import { alreadyExists, notFound } from '../core/errors.ts';
 import { isDuplicateKey } from '../db/tx.ts';
 import * as users from '../db/users.ts';
 import * as projects from '../db/projects.ts';
@@ -21,10 +21,7 @@ const tokenOut = z.object({
   last_used_at: z.number().nullable(),
   created_at: z.number(),
 });
-const role = z.enum(Object.keys(ACCESS) as [keyof typeof ACCESS, ...(keyof typeof ACCESS)[]]);
-
-export const USERNAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
-export const PROJECT_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+const role = z.enum(ROLE_NAMES);
 
 async function unique<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -37,27 +34,28 @@ async function unique<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 export const adminRouter = router({
   createUser: adminProcedure
-    .input(z.object({ username: z.string().regex(USERNAME_RE), name: z.string().max(255).optional(), email: z.string().max(255).optional(), is_admin: z.boolean().optional() }))
+    .input(z.object({ username: z.string(), name: z.string().max(255).optional(), email: z.string().max(255).optional(), is_admin: z.boolean().optional() }))
     .output(userOut)
-    .mutation(({ ctx, input }) =>
-      unique(`User ${input.username}`, () =>
+    .mutation(({ ctx, input }) => {
+      validateUsername(input.username);
+      return unique(`User ${input.username}`, () =>
         users.createUser(ctx.db, { username: input.username, name: input.name, email: input.email, isAdmin: input.is_admin }),
-      ),
-    ),
+      );
+    }),
 
-  listUsers: adminProcedure.input(z.object({}).optional()).output(z.array(userOut)).query(({ ctx }) => users.listUsers(ctx.db)),
+  listUsers: adminReadProcedure.input(z.object({}).optional()).output(z.array(userOut)).query(({ ctx }) => users.listUsers(ctx.db)),
 
   createProject: adminProcedure
-    .input(z.object({ path: z.string().max(255).regex(PROJECT_PATH_RE), name: z.string().max(255).optional(), visibility: z.enum(['private', 'public']).optional(), owner_id: z.number().int().optional() }))
+    .input(z.object({ path: z.string(), name: z.string().max(255).optional(), visibility: z.enum(['private', 'public']).optional(), owner_id: z.number().int().optional() }))
     .output(projectOut)
     .mutation(async ({ ctx, input }) => {
-      if (/^\d+$/.test(input.path)) throw invalidParam('A project path cannot be only digits (it would read as an id).');
+      validateProjectPath(input.path);
       const ownerId = input.owner_id ?? ctx.user.id;
       if (!(await users.getUser(ctx.db, ownerId))) throw notFound(`No user with id ${ownerId}`);
       return unique(`Project ${input.path}`, () => projects.createProject(ctx.db, { path: input.path, name: input.name, visibility: input.visibility, ownerId }));
     }),
 
-  listProjects: adminProcedure.input(z.object({}).optional()).output(z.array(projectOut)).query(({ ctx }) => projects.listProjects(ctx.db)),
+  listProjects: adminReadProcedure.input(z.object({}).optional()).output(z.array(projectOut)).query(({ ctx }) => projects.listProjects(ctx.db)),
 
   setMember: adminProcedure
     .input(z.object({ project_id: z.number().int(), user_id: z.number().int(), role }))
@@ -74,7 +72,7 @@ export const adminRouter = router({
     .output(z.object({ removed: z.boolean() }))
     .mutation(async ({ ctx, input }) => ({ removed: await projects.removeMember(ctx.db, input.project_id, input.user_id) })),
 
-  listMembers: adminProcedure
+  listMembers: adminReadProcedure
     .input(z.object({ project_id: z.number().int() }))
     .output(z.array(z.object({ user_id: z.number(), username: z.string(), access_level: z.number() })))
     .query(({ ctx, input }) => projects.listMembers(ctx.db, input.project_id)),
@@ -95,7 +93,7 @@ export const adminRouter = router({
       return { token, info: row };
     }),
 
-  listTokens: adminProcedure
+  listTokens: adminReadProcedure
     .input(z.object({ user_id: z.number().int().optional() }).optional())
     .output(z.array(tokenOut))
     .query(({ ctx, input }) => tokens.listTokens(ctx.db, input?.user_id)),

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { createCallerFactory, readProcedure, router, writeProcedure } from './trpc.ts';
-import { int64Out } from './schemas.ts';
+import { int64Out, runRequest } from './schemas.ts';
 import { notFound } from '../core/errors.ts';
-import { requireRunId } from '../core/validation.ts';
 import { safeRelativePath } from '../artifacts/paths.ts';
 import { listBelowRoot, projectScope, proxyPathOf } from '../artifacts/locations.ts';
 import * as runs from '../db/runs.ts';
@@ -23,9 +22,7 @@ export const artifactsRouter = router({
   list: readProcedure
     .meta({ openapi: { method: 'GET', path: '/artifacts/list', tags: MLFLOW, summary: 'ListArtifacts' } })
     .input(
-      z.object({
-        run_id: z.string().optional(),
-        run_uuid: z.string().optional(),
+      runRequest({
         path: z.string().optional(),
         page_token: z.string().optional(),
       }),
@@ -33,7 +30,7 @@ export const artifactsRouter = router({
     .output(z.object({ root_uri: z.string(), files: z.array(fileInfoOut).optional(), next_page_token: z.string().optional() }))
     .query(async ({ ctx, input }) => {
       const rel = input.path !== undefined ? safeRelativePath(input.path) : '';
-      const run = await runs.requireRun(ctx.db, ctx.project.id, requireRunId(input));
+      const run = await runs.requireRun(ctx.db, ctx.project.id, input.run_id);
       const files = await listBelowRoot(ctx.artifacts, ctx.project.id, run.artifact_uri, rel);
       return files.length ? { root_uri: run.artifact_uri, files } : { root_uri: run.artifact_uri };
     }),

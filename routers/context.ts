@@ -2,9 +2,6 @@ import type { Db } from '../db/knex.ts';
 import type { Config } from '../core/config.ts';
 import type { ArtifactStore } from '../artifacts/store.ts';
 
-/** GitLab's access levels. */
-export const ACCESS = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 } as const;
-export type RoleName = keyof typeof ACCESS;
 
 export interface AuthUser {
   id: number;

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { searchExperimentsProcedure } from './search.ts';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { empty, experimentOut, idString, keyValueIn } from './schemas.ts';
-import { missingParam, notFound } from '../core/errors.ts';
+import { empty, experimentOut, keyValueIn, requiredId, requiredString } from './schemas.ts';
+import { notFound } from '../core/errors.ts';
 import * as experiments from '../db/experiments.ts';
-import { validateArtifactLocation, validateExperimentName, validateExperimentTag } from '../core/validation.ts';
+import { validateExperimentName, validateExperimentTag } from '../core/validation.ts';
+import { validateArtifactLocation } from '../core/artifact-location.ts';
 
 const MLFLOW = ['MLflow experiments'];
 const notFoundById = (id: string) => notFound(`No Experiment with id=${id} exists`);
@@ -16,14 +17,13 @@ export const experimentsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/experiments/create', tags: MLFLOW, summary: 'CreateExperiment' } })
     .input(
       z.object({
-        name: z.string().optional(),
+        name: requiredString,
         artifact_location: z.string().optional(),
         tags: z.array(keyValueIn).optional(),
       }),
     )
     .output(z.object({ experiment_id: z.string() }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.name) throw missingParam('name');
       if (input.artifact_location) validateArtifactLocation(input.artifact_location);
       validateExperimentName(input.name);
       const tags = input.tags ?? [];
@@ -40,10 +40,9 @@ export const experimentsRouter = router({
 
   get: readProcedure
     .meta({ openapi: { method: 'GET', path: '/experiments/get', tags: MLFLOW, summary: 'GetExperiment' } })
-    .input(z.object({ experiment_id: idString.optional() }))
+    .input(z.object({ experiment_id: requiredId }))
     .output(z.object({ experiment: experimentOut }))
     .query(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
       const row = await experiments.getExperimentRowByIid(ctx.db, ctx.project.id, input.experiment_id);
       if (!row) throw notFoundById(input.experiment_id);
       const [experiment] = await experiments.toExperimentsOut(ctx.db, [row]);
@@ -52,10 +51,9 @@ export const experimentsRouter = router({
 
   getByName: readProcedure
     .meta({ openapi: { method: 'GET', path: '/experiments/get-by-name', tags: MLFLOW, summary: 'GetExperimentByName' } })
-    .input(z.object({ experiment_name: z.string().optional() }))
+    .input(z.object({ experiment_name: requiredString }))
     .output(z.object({ experiment: experimentOut }))
     .query(async ({ ctx, input }) => {
-      if (!input.experiment_name) throw missingParam('experiment_name');
       const row = await experiments.getExperimentRowByName(ctx.db, ctx.project.id, input.experiment_name);
       if (!row) throw notFound(`Could not find experiment with name '${input.experiment_name}'`);
       const [experiment] = await experiments.toExperimentsOut(ctx.db, [row]);
@@ -75,11 +73,9 @@ export const experimentsRouter = router({
   /** UpdateExperiment: renames. A deleted experiment cannot be renamed; a name held by another experiment clashes. */
   update: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/experiments/update', tags: MLFLOW, summary: 'UpdateExperiment' } })
-    .input(z.object({ experiment_id: idString.optional(), new_name: z.string().optional() }))
+    .input(z.object({ experiment_id: requiredId, new_name: requiredString }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
-      if (!input.new_name) throw missingParam('new_name');
       validateExperimentName(input.new_name);
       await experiments.renameExperiment(ctx.db, ctx.project.id, input.experiment_id, input.new_name);
       return {};
@@ -88,10 +84,9 @@ export const experimentsRouter = router({
   /** DeleteExperiment: soft delete; the experiment's runs are marked deleted too, and its name stays taken. */
   delete: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/experiments/delete', tags: MLFLOW, summary: 'DeleteExperiment' } })
-    .input(z.object({ experiment_id: idString.optional() }))
+    .input(z.object({ experiment_id: requiredId }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
       await experiments.setExperimentLifecycle(ctx.db, ctx.project.id, input.experiment_id, 'deleted');
       return {};
     }),
@@ -99,21 +94,18 @@ export const experimentsRouter = router({
   /** RestoreExperiment: the experiment and all its runs become active again. */
   restore: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/experiments/restore', tags: MLFLOW, summary: 'RestoreExperiment' } })
-    .input(z.object({ experiment_id: idString.optional() }))
+    .input(z.object({ experiment_id: requiredId }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
       await experiments.setExperimentLifecycle(ctx.db, ctx.project.id, input.experiment_id, 'active');
       return {};
     }),
 
   setExperimentTag: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/experiments/set-experiment-tag', tags: MLFLOW, summary: 'SetExperimentTag' } })
-    .input(z.object({ experiment_id: idString.optional(), key: z.string().optional(), value: z.string().optional() }))
+    .input(z.object({ experiment_id: requiredId, key: requiredString, value: z.string().optional() }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
-      if (!input.key) throw missingParam('key');
       const value = input.value ?? '';
       validateExperimentTag(input.key, value);
       await experiments.setExperimentTag(ctx.db, ctx.project.id, input.experiment_id, input.key, value);
@@ -122,11 +114,9 @@ export const experimentsRouter = router({
 
   deleteExperimentTag: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/experiments/delete-experiment-tag', tags: MLFLOW, summary: 'DeleteExperimentTag' } })
-    .input(z.object({ experiment_id: idString.optional(), key: z.string().optional() }))
+    .input(z.object({ experiment_id: requiredId, key: requiredString }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
-      if (!input.key) throw missingParam('key');
       await experiments.deleteExperimentTag(ctx.db, ctx.project.id, input.experiment_id, input.key);
       return {};
     }),

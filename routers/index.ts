@@ -5,6 +5,8 @@ import { metricsRouter } from './metrics.ts';
 import { artifactsRouter } from './artifacts.ts';
 import { loggedModelsRouter } from './logged-models.ts';
 import { adminRouter } from './admin.ts';
+import { registeredModelsRouter } from './registered-models.ts';
+import { modelVersionsRouter } from './model-versions.ts';
 
 /** Every operation of mltrack. MLflow operations carry `meta.openapi` (their REST path); admin ones are tRPC only. */
 export const appRouter = router({
@@ -13,6 +15,8 @@ export const appRouter = router({
   metrics: metricsRouter,
   artifacts: artifactsRouter,
   loggedModels: loggedModelsRouter,
+  registeredModels: registeredModelsRouter,
+  modelVersions: modelVersionsRouter,
   admin: adminRouter,
 });
 

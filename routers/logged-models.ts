@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn, queryBool } from './schemas.ts';
-import { invalidParam, missingParam } from '../core/errors.ts';
+import { bool, empty, idString, int32, int64Out, keyValue, keyValueIn, queryBool, requiredId } from './schemas.ts';
 import { fileInfoOut } from './artifacts.ts';
-import { validateLoggedModelName, validateModelType, validateParam, validateRunId, validateTag } from '../core/validation.ts';
+import { validateLoggedModelName, validateMaxResults, validateParam, validateRunId, validateTag } from '../core/validation.ts';
+import { validateModelType } from '../core/column-rules.ts';
 import { safeRelativePath } from '../artifacts/paths.ts';
 import { listBelowRoot } from '../artifacts/locations.ts';
 import * as models from '../db/logged-models.ts';
+import { parseLoggedModelFilter, parseLoggedModelOrder } from '../db/search/parse.ts';
+import { searchLoggedModels } from '../db/search/logged-models.ts';
+import { decodeCompactOffsetToken, encodeCompactOffsetToken } from '../core/page-token.ts';
 
 /**
  * MLflow 3 logged models (service.proto CreateLoggedModel … LogLoggedModelParamsRequest; handlers.py
@@ -60,21 +63,6 @@ async function one(ctx: { db: Parameters<typeof models.toLoggedModelsOut>[0] }, 
   return { model: model! };
 }
 
-const PAGE_TOKEN_RE = /^[A-Za-z0-9+/=_-]+$/;
-function decodePageToken(token: string | undefined): number {
-  if (!token) return 0;
-  try {
-    if (!PAGE_TOKEN_RE.test(token)) throw new Error();
-    const parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-    const offset = parsed?.offset;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error();
-    return offset;
-  } catch {
-    throw invalidParam('Invalid page token, could not base64-decode');
-  }
-}
-const encodePageToken = (offset: number) => Buffer.from(JSON.stringify({ offset })).toString('base64');
-
 /** Page sizes: MLflow's default is 50; we cap a page at 1000. */
 const SEARCH_DEFAULT = 50;
 const SEARCH_MAX = 1000;
@@ -84,7 +72,7 @@ export const loggedModelsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/logged-models', tags: MLFLOW, summary: 'CreateLoggedModel' } })
     .input(
       z.object({
-        experiment_id: idString.optional(),
+        experiment_id: requiredId,
         name: z.string().optional(),
         model_type: z.string().optional(),
         source_run_id: z.string().optional(),
@@ -94,7 +82,6 @@ export const loggedModelsRouter = router({
     )
     .output(z.object({ model: loggedModelOut }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_id) throw missingParam('experiment_id');
       if (input.name) validateLoggedModelName(input.name);
       if (input.model_type) validateModelType(input.model_type);
       if (input.source_run_id) validateRunId(input.source_run_id, 'source_run_id');
@@ -124,10 +111,9 @@ export const loggedModelsRouter = router({
 
   finalize: writeProcedure
     .meta({ openapi: { method: 'PATCH', path: '/logged-models/{model_id}', tags: MLFLOW, summary: 'FinalizeLoggedModel' } })
-    .input(z.object({ model_id: z.string(), status: loggedModelStatus.optional() }))
+    .input(z.object({ model_id: z.string(), status: loggedModelStatus }))
     .output(z.object({ model: loggedModelOut }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.status) throw missingParam('status');
       const row = await models.finalizeLoggedModel(ctx.db, ctx.project.id, input.model_id, input.status);
       return one(ctx, row);
     }),
@@ -150,7 +136,7 @@ export const loggedModelsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/logged-models/search', tags: MLFLOW, summary: 'SearchLoggedModels' } })
     .input(
       z.object({
-        experiment_ids: z.array(idString).optional(),
+        experiment_ids: z.array(idString).min(1),
         filter: z.string().optional(),
         datasets: z.array(z.object({ dataset_name: z.string().optional(), dataset_digest: z.string().optional() })).optional(),
         max_results: int32.optional(),
@@ -169,13 +155,12 @@ export const loggedModelsRouter = router({
     )
     .output(z.object({ models: z.array(loggedModelOut).optional(), next_page_token: z.string().optional() }))
     .mutation(async ({ ctx, input }) => {
-      if (!input.experiment_ids?.length) throw missingParam('experiment_ids');
       const limit = input.max_results ?? SEARCH_DEFAULT;
-      if (limit < 1) throw invalidParam(`Invalid value ${limit} for parameter 'max_results' supplied. It must be a positive integer`);
-      const clauses = models.parseLoggedModelFilter(input.filter);
-      const order = models.parseLoggedModelOrder(input.order_by);
-      const offset = decodePageToken(input.page_token);
-      const { rows, more } = await models.searchLoggedModels(ctx.db, ctx.project.id, {
+      validateMaxResults(limit, Infinity); // larger pages are cut to SEARCH_MAX below
+      const clauses = parseLoggedModelFilter(input.filter);
+      const order = parseLoggedModelOrder(input.order_by);
+      const offset = decodeCompactOffsetToken(input.page_token);
+      const { rows, more } = await searchLoggedModels(ctx.db, ctx.project.id, {
         experimentIds: input.experiment_ids,
         clauses,
         order,
@@ -184,7 +169,7 @@ export const loggedModelsRouter = router({
       });
       const out: { models?: z.infer<typeof loggedModelOut>[]; next_page_token?: string } = {};
       if (rows.length) out.models = await models.toLoggedModelsOut(ctx.db, rows);
-      if (more) out.next_page_token = encodePageToken(offset + rows.length);
+      if (more) out.next_page_token = encodeCompactOffsetToken(offset + rows.length);
       return out;
     }),
 

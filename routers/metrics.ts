@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { readProcedure, router } from './trpc.ts';
-import { doubleOut, int32, int64, int64Out, metricOut } from './schemas.ts';
-import { invalidParam, missingParam } from '../core/errors.ts';
-import { requireRunId } from '../core/validation.ts';
+import { doubleOut, int32, int64, int64Out, metricOut, requiredString, runRequest } from './schemas.ts';
+import { invalidParam } from '../core/errors.ts';
 import * as metrics from '../db/metrics.ts';
+import { decodeOffsetToken, encodeOffsetToken } from '../core/page-token.ts';
+import { validateMaxResults } from '../core/validation.ts';
 
 const MLFLOW = ['MLflow metrics'];
 
@@ -12,30 +13,6 @@ const MAX_BULK_RUNS = 100;
 const MAX_RESULTS_PER_RUN = 2500;
 
 const SEE_DOCS = ' See the API docs for more information about request parameters.';
-
-/** MLflow's page token: base64 of Python's `json.dumps({"offset": N})`. */
-export function encodeOffsetToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset }).replace(':', ': '), 'utf8').toString('base64');
-}
-
-/** `SearchUtils.parse_start_offset_from_page_token`: absent → 0; anything but a positive integer offset → 400. */
-export function decodeOffsetToken(token: string | undefined): number {
-  if (!token) return 0;
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(token.trim())) throw invalidParam('Invalid page token, could not base64-decode');
-  const decoded = Buffer.from(token.trim(), 'base64').toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoded);
-  } catch {
-    throw invalidParam(`Invalid page token, decoded value=${decoded}`);
-  }
-  const offset = parsed !== null && typeof parsed === 'object' ? (parsed as { offset?: unknown }).offset : undefined;
-  const n = typeof offset === 'string' && /^\s*\d+\s*$/.test(offset) ? Number(offset) : offset;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-    throw invalidParam(`Invalid page token, parsed value=${decoded}`);
-  }
-  return n;
-}
 
 const metricWithRunIdOut = z.object({
   key: z.string(),
@@ -54,21 +31,17 @@ export const metricsRouter = router({
   getHistory: readProcedure
     .meta({ openapi: { method: 'GET', path: '/metrics/get-history', tags: MLFLOW, summary: 'GetMetricHistory' } })
     .input(
-      z.object({
-        run_id: z.string().optional(),
-        run_uuid: z.string().optional(),
-        metric_key: z.string().optional(),
+      runRequest({
+        metric_key: requiredString,
         page_token: z.string().optional(),
         max_results: int32.optional(),
       }),
     )
     .output(z.object({ metrics: z.array(metricOut).optional(), next_page_token: z.string().optional() }))
     .query(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.metric_key) throw missingParam('metric_key');
-      if (input.max_results !== undefined && input.max_results < 0) {
-        throw invalidParam(`Invalid value ${input.max_results} for parameter 'max_results' supplied. It must be a positive integer`);
-      }
+      const runId = input.run_id;
+      // 0 (the proto default) means the whole history; no upper bound
+      if (input.max_results !== undefined && input.max_results < 0) validateMaxResults(input.max_results, Infinity);
       const maxResults = input.max_results || undefined;
       const offset = decodeOffsetToken(input.page_token);
       const page = await metrics.getMetricHistory(ctx.db, ctx.project.id, runId, input.metric_key, { offset, maxResults });
@@ -88,8 +61,8 @@ export const metricsRouter = router({
     })
     .input(
       z.object({
-        run_ids: z.array(z.string()).optional(),
-        metric_key: z.string().optional(),
+        run_ids: z.array(z.string()),
+        metric_key: requiredString,
         start_step: int64.optional(),
         end_step: int64.optional(),
         max_results: int32.optional(),
@@ -98,13 +71,11 @@ export const metricsRouter = router({
     .output(z.object({ metrics: z.array(metricWithRunIdOut).optional() }))
     .query(async ({ ctx, input }) => {
       const runIds = input.run_ids;
-      if (!runIds) throw missingParam('run_ids');
       if (runIds.length > MAX_BULK_RUNS) {
         throw invalidParam(
           `GetMetricHistoryBulkInterval request must specify at most ${MAX_BULK_RUNS} run_ids. Received ${runIds.length} run_ids.${SEE_DOCS}`,
         );
       }
-      if (!input.metric_key) throw missingParam('metric_key');
       const maxResults = input.max_results ?? MAX_RESULTS_PER_RUN;
       if (maxResults < 1 || maxResults > MAX_RESULTS_PER_RUN) {
         throw invalidParam(`max_results must be between 1 and ${MAX_RESULTS_PER_RUN}.${SEE_DOCS}`);

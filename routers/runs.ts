@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { searchRunsProcedure } from './search.ts';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
-import { double, empty, idString, int64, keyValueIn, runInfoOut, runOut, runStatus } from './schemas.ts';
-import { invalidParam, missingParam } from '../core/errors.ts';
+import { double, empty, idString, int64, keyValueIn, requiredString, runInfoOut, runOut, runRequest, runStatus } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
 import { loadRuns, runInfo } from '../db/run-view.ts';
@@ -17,31 +16,28 @@ import {
   validateParam,
   validateRunId,
   validateTag,
-  validateRunName,
-  validateUserId,
-  validateDatasetColumns,
-  requireRunId,
 } from '../core/validation.ts';
+import { validateDatasetColumns, validateRunName, validateUserId } from '../core/column-rules.ts';
 
 const MLFLOW = ['MLflow runs'];
 
-const runIdFields = { run_id: z.string().optional(), run_uuid: z.string().optional() };
-
+/** Metric (service.proto): key, value and timestamp required; step defaults to 0. */
 const metricIn = z.object({
-  key: z.string().optional(),
-  value: double.optional(),
-  timestamp: int64.optional(),
+  key: requiredString,
+  value: double,
+  timestamp: int64,
   step: int64.optional(),
 });
 
-function checkMetric(m: z.infer<typeof metricIn>, path: string): MetricIn {
-  if (!m.key) throw missingParam(`${path}key`);
-  if (m.value === undefined) throw missingParam(`${path}value`);
-  if (m.timestamp === undefined) throw missingParam(`${path}timestamp`);
+/** `_validate_metric` on a metric of the request; `path` is its prefix in messages ("" or "metrics[i]"). */
+function checkMetric(m: z.output<typeof metricIn>, path?: string): MetricIn {
   const metric = { key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 };
-  validateMetric(metric.key, metric.value, metric.timestamp, metric.step, path ? path.slice(0, -1) : undefined);
+  validateMetric(metric.key, metric.value, metric.timestamp, metric.step, path);
   return metric;
 }
+
+/** Param and RunTag of a log-batch: the key is required, an absent value is "". */
+const keyValueItem = z.object({ key: requiredString, value: z.string().optional() });
 
 export const runsRouter = router({
   search: searchRunsProcedure,
@@ -79,21 +75,20 @@ export const runsRouter = router({
 
   get: readProcedure
     .meta({ openapi: { method: 'GET', path: '/runs/get', tags: MLFLOW, summary: 'GetRun' } })
-    .input(z.object(runIdFields))
+    .input(runRequest({}))
     .output(z.object({ run: runOut }))
     .query(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      const row = await runs.requireRun(ctx.db, ctx.project.id, runId);
+      const row = await runs.requireRun(ctx.db, ctx.project.id, input.run_id);
       const [run] = await loadRuns(ctx.db, [row]);
       return { run: run! };
     }),
 
   update: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/update', tags: MLFLOW, summary: 'UpdateRun' } })
-    .input(z.object({ ...runIdFields, status: runStatus.optional(), end_time: int64.optional(), run_name: z.string().optional() }))
+    .input(runRequest({ status: runStatus.optional(), end_time: int64.optional(), run_name: z.string().optional() }))
     .output(z.object({ run_info: runInfoOut }))
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
+      const runId = input.run_id;
       if (input.run_name !== undefined) validateRunName(validateTag(runs.RUN_NAME_TAG, input.run_name, '', ctx.config.truncateLongValues));
       const row = await runs.updateRun(ctx.db, ctx.project.id, runId, {
         status: input.status,
@@ -105,22 +100,20 @@ export const runsRouter = router({
 
   logMetric: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/log-metric', tags: MLFLOW, summary: 'LogMetric' } })
-    .input(z.object({ ...runIdFields, ...metricIn.shape, model_id: z.string().optional(), dataset_name: z.string().optional(), dataset_digest: z.string().optional() }))
+    .input(runRequest({ ...metricIn.shape, model_id: z.string().optional(), dataset_name: z.string().optional(), dataset_digest: z.string().optional() }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      const metric = checkMetric(input, '');
-      await logBatch(ctx.db, ctx.project.id, runId, { metrics: [metric], params: [], tags: [] });
+      const metric = checkMetric(input);
+      await logBatch(ctx.db, ctx.project.id, input.run_id, { metrics: [metric], params: [], tags: [] });
       return {};
     }),
 
   logParam: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/log-parameter', tags: MLFLOW, summary: 'LogParam' } })
-    .input(z.object({ ...runIdFields, key: z.string().optional(), value: z.string().optional() }))
+    .input(runRequest({ key: requiredString, value: z.string().optional() }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.key) throw missingParam('key');
+      const runId = input.run_id;
       const value = validateParam(input.key, input.value ?? '', '', ctx.config.truncateLongValues);
       await logBatch(ctx.db, ctx.project.id, runId, { metrics: [], params: [{ key: input.key, value }], tags: [] });
       return {};
@@ -129,29 +122,20 @@ export const runsRouter = router({
   logBatch: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/log-batch', tags: MLFLOW, summary: 'LogBatch' } })
     .input(
-      z.object({
-        ...runIdFields,
+      runRequest({
         metrics: z.array(metricIn).optional(),
-        params: z.array(z.object({ key: z.string().optional(), value: z.string().optional() })).optional(),
-        tags: z.array(z.object({ key: z.string().optional(), value: z.string().optional() })).optional(),
+        params: z.array(keyValueItem).optional(),
+        tags: z.array(keyValueItem).optional(),
       }),
     )
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      const inMetrics = input.metrics ?? [];
-      const inParams = input.params ?? [];
-      const inTags = input.tags ?? [];
+      const runId = input.run_id;
       validateRunId(runId);
-      const metrics = inMetrics.map((m, i) => checkMetric(m, `metrics[${i}].`));
-      const params = inParams.map((p, i) => {
-        if (!p.key) throw missingParam(`params[${i}].key`);
-        return { key: p.key, value: validateParam(p.key, p.value ?? '', `params[${i}]`, ctx.config.truncateLongValues) };
-      });
-      const tags = inTags.map((t, i) => {
-        if (!t.key) throw missingParam(`tags[${i}].key`);
-        return { key: t.key, value: validateTag(t.key, t.value ?? '', `tags[${i}]`, ctx.config.truncateLongValues) };
-      });
+      const truncate = ctx.config.truncateLongValues;
+      const metrics = (input.metrics ?? []).map((m, i) => checkMetric(m, `metrics[${i}]`));
+      const params = (input.params ?? []).map((p, i) => ({ key: p.key, value: validateParam(p.key, p.value ?? '', `params[${i}]`, truncate) }));
+      const tags = (input.tags ?? []).map((t, i) => ({ key: t.key, value: validateTag(t.key, t.value ?? '', `tags[${i}]`, truncate) }));
       validateBatchLimits(metrics.length, params.length, tags.length);
       validateNoDuplicateParamKeys(params);
       for (const t of tags) if (t.key === runs.RUN_NAME_TAG) validateRunName(t.value);
@@ -162,11 +146,10 @@ export const runsRouter = router({
   /** SetTag: upsert a run tag; `mlflow.runName` renames the run. */
   setTag: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/set-tag', tags: MLFLOW, summary: 'SetTag' } })
-    .input(z.object({ ...runIdFields, key: z.string().optional(), value: z.string().optional() }))
+    .input(runRequest({ key: requiredString, value: z.string().optional() }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.key) throw missingParam('key');
+      const runId = input.run_id;
       const value = validateTag(input.key, input.value ?? '', '', ctx.config.truncateLongValues);
       if (input.key === runs.RUN_NAME_TAG) validateRunName(value);
       await runs.setTag(ctx.db, ctx.project.id, runId, input.key, value);
@@ -176,32 +159,30 @@ export const runsRouter = router({
   /** DeleteTag: the run must be active; a missing tag is 404. */
   deleteTag: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/delete-tag', tags: MLFLOW, summary: 'DeleteTag' } })
-    .input(z.object({ ...runIdFields, key: z.string().optional() }))
+    .input(runRequest({ key: requiredString }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.key) throw missingParam('key');
-      await runs.deleteTag(ctx.db, ctx.project.id, runId, input.key);
+      await runs.deleteTag(ctx.db, ctx.project.id, input.run_id, input.key);
       return {};
     }),
 
   /** DeleteRun: soft delete (lifecycle_stage "deleted", deleted_time set). */
   delete: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/delete', tags: MLFLOW, summary: 'DeleteRun' } })
-    .input(z.object(runIdFields))
+    .input(runRequest({}))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      await runs.setRunLifecycle(ctx.db, ctx.project.id, requireRunId(input), 'deleted');
+      await runs.setRunLifecycle(ctx.db, ctx.project.id, input.run_id, 'deleted');
       return {};
     }),
 
   /** RestoreRun: active again, unless its experiment is deleted. */
   restore: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/restore', tags: MLFLOW, summary: 'RestoreRun' } })
-    .input(z.object(runIdFields))
+    .input(runRequest({}))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      await runs.setRunLifecycle(ctx.db, ctx.project.id, requireRunId(input), 'active');
+      await runs.setRunLifecycle(ctx.db, ctx.project.id, input.run_id, 'active');
       return {};
     }),
 
@@ -212,8 +193,7 @@ export const runsRouter = router({
   logInputs: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/log-inputs', tags: MLFLOW, summary: 'LogInputs' } })
     .input(
-      z.object({
-        ...runIdFields,
+      runRequest({
         datasets: z
           .array(
             z.object({
@@ -236,7 +216,7 @@ export const runsRouter = router({
     )
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
+      const runId = input.run_id;
       validateRunId(runId);
       const inputs = (input.datasets ?? []).map((d) => {
         const tags = d.tags ?? [];
@@ -252,12 +232,10 @@ export const runsRouter = router({
   /** LogModel: appends the model's summary to the run tag `mlflow.log-model.history`, as MLflow's SQL store does. */
   logModel: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/log-model', tags: MLFLOW, summary: 'LogModel' } })
-    .input(z.object({ ...runIdFields, model_json: z.string().optional() }))
+    .input(runRequest({ model_json: requiredString }))
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.model_json) throw missingParam('model_json');
-      await appendLoggedModel(ctx.db, ctx.project.id, runId, input.model_json);
+      await appendLoggedModel(ctx.db, ctx.project.id, input.run_id, input.model_json);
       return {};
     }),
 
@@ -265,16 +243,13 @@ export const runsRouter = router({
   logOutputs: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/outputs', tags: MLFLOW, summary: 'LogOutputs' } })
     .input(
-      z.object({
-        ...runIdFields,
-        models: z.array(z.object({ model_id: z.string().optional(), step: int64.optional() })).optional(),
+      runRequest({
+        models: z.array(z.object({ model_id: z.string().optional(), step: int64.optional() })),
       }),
     )
     .output(empty)
     .mutation(async ({ ctx, input }) => {
-      const runId = requireRunId(input);
-      if (!input.models) throw missingParam('models');
-      await runs.requireActiveRun(ctx.db, ctx.project.id, runId);
+      await runs.requireActiveRun(ctx.db, ctx.project.id, input.run_id);
       return {};
     }),
 });

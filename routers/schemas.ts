@@ -58,6 +58,29 @@ export const doubleOut = z.union([z.number(), z.enum(NON_FINITE)]);
 /** A string id; a JSON number is accepted and stringified. */
 export const idString = z.union([z.string(), z.number().int()]).transform((v) => String(v));
 
+/**
+ * Required fields, as MLflow's `_assert_required` has them: absent, null and "" are all refused with
+ * "Missing value for required parameter '<field>'" (core/error-map.ts words the zod failure). Required in the
+ * OpenAPI document too. Fields are checked in the order the object lists them, which is MLflow's schema order.
+ */
+export const requiredString = z.string().min(1);
+export const requiredId = idString.pipe(z.string().min(1));
+
+/**
+ * The input of a request that names a run: `run_id`, required and checked first as in MLflow's schemas, or
+ * `run_uuid` from older clients, which MLflow reads when run_id is absent (or empty).
+ */
+export function runRequest<S extends z.ZodRawShape>(shape: S) {
+  const schema = z.object({ run_id: requiredString, run_uuid: z.string().optional(), ...shape });
+  const aliased = z.preprocess((v: unknown) => {
+    const r = v as { run_id?: unknown; run_uuid?: unknown } | null;
+    if (r === null || typeof r !== 'object' || r.run_id || typeof r.run_uuid !== 'string') return v;
+    return { ...r, run_id: r.run_uuid };
+  }, schema);
+  // the typed client sees run_id as optional, since run_uuid may stand in for it
+  return aliased as unknown as z.ZodType<z.output<typeof schema>, Omit<z.input<typeof schema>, 'run_id'> & { run_id?: string }>;
+}
+
 /** Booleans: JSON true/false, or 'true'/'false' in any case in query strings. */
 export const bool = z.union([
   z.boolean(),
@@ -162,8 +185,8 @@ export const queryBool = z.preprocess(
 
 // The wire schemas above and the entities the repositories return (core/entities.ts) must agree: each pair is
 // checked both ways at compile time, so a field added to one and not the other fails `npm run typecheck`.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const agree = <T extends true>(..._: T[]) => undefined;
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const agree = <T extends true>(..._: T[]) => undefined;
 agree<Same<z.output<typeof experimentOut>, Experiment>>();
 agree<Same<z.output<typeof metricOut>, Metric>>();
 agree<Same<z.output<typeof runInfoOut>, RunInfo>>();

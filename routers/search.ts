@@ -6,6 +6,7 @@ import { searchExperiments, searchRuns } from '../db/search/index.ts';
 import { experimentInternalIds, getExperimentRowsByIds, toExperimentsOut } from '../db/experiments.ts';
 import { loadRuns } from '../db/run-view.ts';
 import { chunk } from '../db/tx.ts';
+import type { ExperimentKey } from '../db/tables.ts';
 
 /** MLflow's SearchRuns: filter and order in SQL, keyset pages, full runs for the page in a fixed number of queries. */
 export const searchRunsProcedure = readProcedure
@@ -51,9 +52,9 @@ const ID_SLICE = 5000;
 const chunks = <T>(ids: T[]) => chunk(ids, ID_SLICE);
 
 /** experimentInternalIds in chunks: a request may list any number of ids, one statement binds a bounded number. */
-async function internalIds(db: Parameters<typeof experimentInternalIds>[0], projectId: number, ids: string[]): Promise<number[]> {
+async function internalIds(db: Parameters<typeof experimentInternalIds>[0], projectId: number, ids: string[]): Promise<ExperimentKey[]> {
   const unique = [...new Set(ids)];
-  const out: number[] = [];
+  const out: ExperimentKey[] = [];
   for (const part of chunks(unique)) out.push(...(await experimentInternalIds(db, projectId, part)));
   return out;
 }

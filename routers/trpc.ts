@@ -2,7 +2,8 @@ import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
-import { ACCESS, type RequestContext } from './context.ts';
+import { ACCESS } from '../core/accounts.ts';
+import type { RequestContext } from './context.ts';
 import { int64Transformer } from '../core/transformer.ts';
 
 const t = initTRPC
@@ -59,5 +60,14 @@ export const writeProcedure = authedProcedure.use(({ ctx, next }) => {
 export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
   if (!ctx.user.isAdmin) throw new MlflowError('PERMISSION_DENIED', 'Administrators only.');
   if (!ctx.scopes.includes('api')) throw new MlflowError('PERMISSION_DENIED', 'Needs a token with the api scope.');
+  return next({ ctx });
+});
+
+/** Instance administrators' reads (lists): as in GitLab, a `read_api` token may read. */
+export const adminReadProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (!ctx.user.isAdmin) throw new MlflowError('PERMISSION_DENIED', 'Administrators only.');
+  if (!ctx.scopes.includes('api') && !ctx.scopes.includes('read_api')) {
+    throw new MlflowError('PERMISSION_DENIED', 'Needs a token with the read_api or api scope.');
+  }
   return next({ ctx });
 });

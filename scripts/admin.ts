@@ -1,12 +1,12 @@
 // The admin CLI: npm run admin -- <command> [options]. Runs directly against the configured database.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config.ts';
-import { createDb, migrateLatest, type Db } from '../db/knex.ts';
+import { createDb, type Db } from '../db/knex.ts';
+import { migrateLatest } from '../db/migrate.ts';
 import { createUser, getUserByUsername, listUsers } from '../db/users.ts';
 import { createProject, getProject, getProjectByPath, listMembers, listProjects, removeMember, setMember } from '../db/projects.ts';
 import { createToken, listTokens, revokeToken, SCOPES, type Scope } from '../db/tokens.ts';
-import { ACCESS, type RoleName } from '../routers/context.ts';
-import { PROJECT_PATH_RE, USERNAME_RE } from '../routers/admin.ts';
+import { ACCESS, validateProjectPath, validateUsername, type RoleName } from '../core/accounts.ts';
 
 const HELP = `mltrack admin CLI
 
@@ -24,6 +24,17 @@ const HELP = `mltrack admin CLI
 Uses DATABASE_URL / DATA_DIR like the server. A token is printed once; only its digest is stored.`;
 
 class UsageError extends Error {}
+
+/** One of the shared account rules (core/accounts.ts), its message prefixed with the option it checked. */
+function check(option: string, rule: (v: string) => void, value: string | undefined): string {
+  if (!value) throw new UsageError(`${option} is required`);
+  try {
+    rule(value);
+  } catch (err) {
+    throw new UsageError(`${option}: ${(err as Error).message}`);
+  }
+  return value;
+}
 
 async function userId(db: Db, username: string | undefined): Promise<number> {
   if (!username) throw new UsageError('--user is required');
@@ -55,18 +66,18 @@ export async function runAdmin(db: Db, argv: string[], out: (line: string) => vo
   const cmd = `${noun} ${verb ?? ''}`.trim();
   switch (cmd) {
     case 'user create': {
-      if (!values.username || !USERNAME_RE.test(values.username)) throw new UsageError('--username is required (letters, digits, _ . -)');
-      const u = await createUser(db, { username: values.username, name: values.name, email: values.email, isAdmin: values.admin });
+      const username = check('--username', validateUsername, values.username);
+      const u = await createUser(db, { username, name: values.name, email: values.email, isAdmin: values.admin });
       return out(`created user ${u.username} (id ${u.id}${u.is_admin ? ', admin' : ''})`);
     }
     case 'user list':
       for (const u of await listUsers(db)) out(`${u.id}\t${u.username}\t${u.is_admin ? 'admin' : ''}`);
       return;
     case 'project create': {
-      if (!values.path || !PROJECT_PATH_RE.test(values.path) || /^\d+$/.test(values.path)) throw new UsageError('--path is required (e.g. group/project)');
+      const path = check('--path', validateProjectPath, values.path);
       const vis = (values.visibility ?? 'private') as 'private' | 'public';
       if (vis !== 'private' && vis !== 'public') throw new UsageError('--visibility is private or public');
-      const p = await createProject(db, { path: values.path, name: values.name, visibility: vis, ownerId: await userId(db, values.owner ?? 'admin') });
+      const p = await createProject(db, { path, name: values.name, visibility: vis, ownerId: await userId(db, values.owner ?? 'admin') });
       return out(`created project ${p.path} (id ${p.id}, ${p.visibility}); tracking URI path: /api/v4/projects/${p.id}/ml/mlflow`);
     }
     case 'project list':

@@ -1,5 +1,6 @@
 import { loadConfig } from '../core/config.ts';
-import { createDb, migrateLatest } from '../db/knex.ts';
+import { createDb } from '../db/knex.ts';
+import { migrateLatest } from '../db/migrate.ts';
 import { createApp } from './app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { VERSION } from './version.ts';

@@ -1,7 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { findProjectForUser } from '../db/projects.ts';
 import { MlflowError } from '../core/errors.ts';
-import { ACCESS, type RequestContext } from '../routers/context.ts';
+import { ACCESS } from '../core/accounts.ts';
+import type { RequestContext } from '../routers/context.ts';
 
 /**
  * `:id` (numeric id, or URL-encoded full path) → project and the caller's role, on req.ctx.project.

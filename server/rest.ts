@@ -19,8 +19,11 @@ interface RestRoute {
 
 function unwrap(schema: any): any {
   let s = schema;
-  while (s?.def && (s.def.type === 'optional' || s.def.type === 'default' || s.def.type === 'nullable')) s = s.def.innerType;
-  return s;
+  for (;;) {
+    if (s?.def && (s.def.type === 'optional' || s.def.type === 'default' || s.def.type === 'nullable')) s = s.def.innerType;
+    else if (s?.def?.type === 'pipe' && s.def.in?.def?.type === 'transform') s = s.def.out; // z.preprocess(fn, object)
+    else return s;
+  }
 }
 
 /** The REST routes of a router: one per procedure with `meta.openapi`. Nothing lists routes twice. */

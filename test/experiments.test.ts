@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import * as api from './helpers/mlflow.ts';
-import type { Project } from './helpers/mlflow.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * experiments/get, get-by-name, list and create over real HTTP (GitLab 15.6's experiment endpoints, MLflow's
  * behaviour where the two differ).
  */
+
+type Project = { id: number; path: string };
 
 const MISSING = (name: string) =>
   `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`;
@@ -23,9 +24,10 @@ describe.each(DB_KINDS)('experiments API (%s)', (kind) => {
 
   const freshProject = (): Promise<Project> => s.developerProject(`exp/p${++seq}`);
 
-  const post = (p: Project | string, path: string, body: unknown) => api.post(s, path, body, { project: p });
-  const get = (p: Project | string, path: string, query: Record<string, string> = {}) => api.get(s, path, query, { project: p });
-  const create = (p: Project, name: string, extra: Record<string, unknown> = {}) => api.newExperiment(s, name, { project: p }, extra);
+  const api = mlflowApi(() => s);
+  const post = (p: Project | string, path: string, body: unknown) => api.post(path, body, { project: p });
+  const get = (p: Project | string, path: string, query: Record<string, string> = {}) => api.get(path, query, { project: p });
+  const create = (p: Project, name: string, extra: Record<string, unknown> = {}) => api.newExperiment(name, { project: p }, extra);
 
   describe('experiments/create', () => {
     it('returns 200 with the per-project number as a string, starting at 1', async () => {

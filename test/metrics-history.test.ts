@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import * as api from './helpers/mlflow.ts';
-import type { Project } from './helpers/mlflow.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 import { parseJson } from '../server/json.ts';
 
 /**
@@ -10,6 +9,8 @@ import { parseJson } from '../server/json.ts';
  * token through 60,000 points, int64 steps beyond 2^53 kept exact, non-finite values, and the bulk-interval
  * step sampling of MLflow's `get_metric_history_bulk_interval`.
  */
+
+type Project = { id: number; path: string };
 
 const MISSING = (name: string) =>
   `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`;
@@ -36,20 +37,21 @@ describe.each(DB_KINDS)('metric history (%s)', (kind) => {
 
   beforeAll(async () => {
     s = await startServer(kind);
-    exp = await api.newExperiment(s, 'history');
+    const res = await s.request.post(s.mlflow() + '/experiments/create').set('Authorization', `Bearer ${s.tokens.write}`).send({ name: 'history' });
+    exp = res.body.experiment_id;
   });
   afterAll(async () => s?.close());
 
-  const auth = (r: any, token = s.tokens.write) => r.set('Authorization', `Bearer ${token}`);
-  const postRaw = (path: string, text: string, p: Project = s.project) => api.postRaw(s, path, text, { project: p });
+  const api = mlflowApi(() => s);
+  const postRaw = (path: string, text: string, p: Project = s.project) => api.postRaw(path, text, { project: p });
   /** GET with a literal query string (repeated keys as the client sends them); the body parsed int64-exact. */
   async function getRaw(path: string, query: string, opts: { p?: Project; token?: string } = {}) {
-    const res = await auth(s.request.get(`${s.mlflow(opts.p ?? s.project)}${path}?${query}`), opts.token).buffer(true).parse(rawText);
+    const res = await api.get(path, query, { project: opts.p, token: opts.token }).buffer(true).parse(rawText as never);
     return { status: res.status as number, text: res.body as string, body: parseJson(res.body as string) as any };
   }
 
   const newRun = async (p: Project = s.project, experimentId = exp): Promise<string> =>
-    (await api.newRun(s, { experiment_id: experimentId, start_time: T0, run_name: `r${++seq}` }, { project: p })).info.run_id;
+    (await api.newRun(experimentId, { start_time: T0, run_name: `r${++seq}` }, { project: p })).info.run_id;
 
   /** log-batch in requests of at most 1000 metrics, written as raw JSON (steps as bare digits, NaN as "NaN"). */
   async function logPoints(runId: string, points: { key: string; value: number | string; timestamp: number; step: bigint | number }[]) {

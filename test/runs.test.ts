@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import * as api from './helpers/mlflow.ts';
-import type { Project } from './helpers/mlflow.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * runs/create, get, update, log-metric, log-parameter and log-batch over real HTTP: exact answers, MLflow's
  * validation messages, all-or-nothing batches, idempotent retries and exact int64 / non-finite round trips.
  */
+
+type Project = { id: number; path: string };
 
 const MISSING = (name: string) =>
   `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`;
@@ -26,16 +27,14 @@ describe.each(DB_KINDS)('runs API (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  const post = (path: string, body: unknown, p: Project = s.project) => api.post(s, path, body, { project: p });
-  const postRaw = (path: string, text: string, p: Project = s.project) => api.postRaw(s, path, text, { project: p });
-  const get = (path: string, query: Record<string, string>, p: Project = s.project) => api.get(s, path, query, { project: p });
-
+  const api = mlflowApi(() => s);
+  const post = (path: string, body: unknown, p: Project = s.project) => api.post(path, body, { project: p });
+  const postRaw = (path: string, text: string, p: Project = s.project) => api.postRaw(path, text, { project: p });
+  const get = (path: string, query: Record<string, string>, p: Project = s.project) => api.get(path, query, { project: p });
   let expSeq = 0;
-  const newExperiment = (p: Project, name = 'e') => api.newExperiment(s, `${name}-${++expSeq}`, { project: p });
-  const newRun = (body: Record<string, unknown> = {}, p: Project = s.project) =>
-    api.newRun(s, { experiment_id: exp, start_time: 1000, ...body }, { project: p });
-
-  const getRun = (runId: string, p: Project = s.project) => api.getRun(s, runId, { project: p });
+  const newExperiment = (p: Project, name = `e${++expSeq}`) => api.newExperiment(`${name}-${++expSeq}`, { project: p });
+  const newRun = (body: Record<string, unknown> = {}, p: Project = s.project) => api.newRun(exp, { start_time: 1000, ...body }, { project: p });
+  const getRun = (runId: string, p: Project = s.project) => api.getRun(runId, { project: p });
 
   async function ok(path: string, body: Record<string, unknown>) {
     const res = await post(path, body);

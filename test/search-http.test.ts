@@ -2,8 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import * as api from './helpers/mlflow.ts';
-import type { Json, Project } from './helpers/mlflow.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 import { createMltrackClient } from '../client/index.ts';
 
 /**
@@ -15,6 +14,8 @@ import { createMltrackClient } from '../client/index.ts';
  * experiments, used to reach the 1000 / 10 000 / 32 766 limits) are inserted straight into the database.
  */
 
+type Project = { id: number; path: string };
+type Json = Record<string, any>;
 
 /** One run of the main fixture. Metrics are [key, value, step] in logging order; the last step wins. */
 interface RunSpec {
@@ -279,8 +280,14 @@ describe.each(DB_KINDS)('search over HTTP (%s)', (kind) => {
   /** run id → run name (all runs created here, any project) */
   const names = new Map<string, string>();
 
-  const post = (path: string, body: unknown, p: Project = s.project, token = s.tokens.write) => api.post(s, path, body, { project: p, token });
-  const ok = (path: string, body: unknown, p: Project = s.project) => api.ok(s, path, body, { project: p });
+  const api = mlflowApi(() => s);
+  const post = (path: string, body: unknown, p: Project = s.project, token = s.tokens.write) => api.post(path, body, { project: p, token });
+
+  async function ok(path: string, body: unknown, p: Project = s.project): Promise<Json> {
+    const res = await post(path, body, p);
+    expect(res.status, `${path} ${JSON.stringify(body)} → ${JSON.stringify(res.body)}`).toBe(200);
+    return res.body;
+  }
 
   async function bad(path: string, body: unknown, message: RegExp, p: Project = s.project): Promise<Json> {
     const res = await post(path, body, p);
@@ -305,11 +312,13 @@ describe.each(DB_KINDS)('search over HTTP (%s)', (kind) => {
     [...list].sort((a, b) => spec(b).start - spec(a).start || cmp(ids.get(a)!, ids.get(b)!));
   const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-  const newExperiment = (name: string, p: Project = s.project, extra: Json = {}) => api.newExperiment(s, name, { project: p }, extra);
+  async function newExperiment(name: string, p: Project = s.project, extra: Json = {}): Promise<string> {
+    return (await ok('/experiments/create', { name, ...extra }, p)).experiment_id;
+  }
 
   async function newRun(experimentId: string, name: string, start: number, p: Project = s.project, extra: Json = {}): Promise<string> {
-    const run = await api.newRun(s, { experiment_id: experimentId, run_name: name, start_time: start, ...extra }, { project: p });
-    const id = run.info.run_id as string;
+    const body = await ok('/runs/create', { experiment_id: experimentId, run_name: name, start_time: start, ...extra }, p);
+    const id = body.run.info.run_id as string;
     ids.set(name, id);
     names.set(id, name);
     return id;

@@ -1,16 +1,18 @@
 /**
- * runs/search and experiments/search against real databases (db/search, no HTTP): every database of
- * test/helpers/db.ts, each fresh, migrated and dropped at the end.
+ * runs/search and experiments/search against real databases: SQLite always, MySQL/MariaDB when
+ * MLTRACK_TEST_MYSQL_URL is set (test/helpers/db.ts: a fresh database each, and CI fails without MySQL).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { isMysql } from '../db/knex.ts';
+import { DB_KINDS, freshDb } from './helpers/db.ts';
 import { DOUBLE_MAX } from '../core/codecs.ts';
-import { DB_KINDS, freshDb, type TestDb } from './helpers/db.ts';
 import { searchRuns, type SearchRunsQuery } from '../db/search/runs.ts';
 import { searchExperiments, type SearchExperimentsQuery } from '../db/search/experiments.ts';
 import { parseRunOrderBy, type RunOrderBy } from '../db/search/parse.ts';
 import { MlflowError } from '../core/errors.ts';
+
+const MAX = DOUBLE_MAX;
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -85,7 +87,7 @@ class Fixture {
       run_id: id,
       experiment_id: spec.exp,
       key,
-      value: Number.isNaN(v) ? 0 : v === Infinity ? DOUBLE_MAX : v === -Infinity ? -DOUBLE_MAX : v,
+      value: Number.isNaN(v) ? 0 : v === Infinity ? MAX : v === -Infinity ? -MAX : v,
       is_nan: Number.isNaN(v) ? 1 : 0,
       timestamp: 1,
       step: 0,
@@ -138,7 +140,7 @@ function referenceOrder(specs: (RunSpec & { uuid: string })[], orderBy: RunOrder
       if (o.kind === 'metric') {
         const v = r.metrics?.[o.key];
         out.push({ v: v === undefined ? 2 : Number.isNaN(v) ? 1 : 0, desc: false });
-        out.push({ v: v === undefined || Number.isNaN(v) ? 0 : Math.max(-DOUBLE_MAX, Math.min(DOUBLE_MAX, v)), desc });
+        out.push({ v: v === undefined || Number.isNaN(v) ? 0 : Math.max(-MAX, Math.min(MAX, v)), desc });
       } else if (o.kind === 'param' || o.kind === 'tag') {
         const v = (o.kind === 'param' ? r.params : r.tags)?.[o.key];
         out.push({ v: v === undefined ? 1 : 0, desc: false });
@@ -177,8 +179,8 @@ function referenceOrder(specs: (RunSpec & { uuid: string })[], orderBy: RunOrder
 
 for (const kind of DB_KINDS) {
   describe(`search on ${kind}`, () => {
-    let testDb: TestDb;
     let db: Knex;
+    let close: () => Promise<void>;
     let fx: Fixture;
     let mysql = false;
     let expA = 0;
@@ -209,8 +211,9 @@ for (const kind of DB_KINDS) {
     };
 
     beforeAll(async () => {
-      testDb = await freshDb(kind);
-      db = testDb.db;
+      const t = await freshDb(kind);
+      db = t.db;
+      close = () => t.drop();
       mysql = isMysql(db);
       fx = new Fixture(db);
       fx.projectId = await fx.project('g/p');
@@ -256,7 +259,7 @@ for (const kind of DB_KINDS) {
     }, 120_000);
 
     afterAll(async () => {
-      await testDb?.drop();
+      await close?.();
     }, 60_000);
 
     // ----- filters -------------------------------------------------------------------------

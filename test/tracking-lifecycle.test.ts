@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import * as api from './helpers/mlflow.ts';
-import type { Project } from './helpers/mlflow.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * The lifecycle half of the tracking API over real HTTP: experiments/update, delete, restore, set/delete experiment
  * tags; runs/set-tag, delete-tag, delete, restore, log-inputs, log-model, outputs. Every success is checked through
  * experiments/get or runs/get; every refusal leaves nothing behind.
  */
+
+type Project = { id: number; path: string };
 
 const MISSING = (name: string) =>
   `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`;
@@ -25,8 +26,9 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
 
   const freshProject = (): Promise<Project> => s.developerProject(`life/p${++seq}`);
 
-  const post = (p: Project, path: string, body: unknown, token = s.tokens.write) => api.post(s, path, body, { project: p, token });
-  const get = (p: Project, path: string, query: Record<string, string>) => api.get(s, path, query, { project: p });
+  const api = mlflowApi(() => s);
+  const post = (p: Project, path: string, body: unknown, token = s.tokens.write) => api.post(path, body, { project: p, token });
+  const get = (p: Project, path: string, query: Record<string, string>) => api.get(path, query, { project: p });
 
   async function ok(p: Project, path: string, body: Record<string, unknown>) {
     const res = await post(p, path, body);
@@ -43,7 +45,7 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
     else expect(res.body.message).toMatch(message);
   }
 
-  const createExperiment = (p: Project, name: string) => api.newExperiment(s, name, { project: p });
+  const createExperiment = (p: Project, name: string) => api.newExperiment(name, { project: p });
 
   async function getExperiment(p: Project, id: string): Promise<any> {
     const res = await get(p, '/experiments/get', { experiment_id: id });
@@ -52,8 +54,9 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
   }
 
   const createRun = async (p: Project, experimentId: string, body: Record<string, unknown> = {}): Promise<string> =>
-    (await api.newRun(s, { experiment_id: experimentId, start_time: 1000, ...body }, { project: p })).info.run_id;
-  const getRun = (p: Project, runId: string) => api.getRun(s, runId, { project: p });
+    (await api.newRun(experimentId, { start_time: 1000, ...body }, { project: p })).info.run_id;
+
+  const getRun = (p: Project, runId: string) => api.getRun(runId, { project: p });
 
   const tagsOf = (run: any) => Object.fromEntries((run.data.tags ?? []).map((t: any) => [t.key, t.value]));
 

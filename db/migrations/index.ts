@@ -3,6 +3,7 @@ import * as m001 from './001_init.ts';
 import * as m002 from './002_logged_models.ts';
 import * as m003 from './003_search_indexes.ts';
 import * as m004 from './004_latest_metrics_experiment.ts';
+import * as m005 from './005_model_registry.ts';
 
 /** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
 const migrations: Record<string, Knex.Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Knex.Migration> = {
   '002_logged_models': m002,
   '003_search_indexes': m003,
   '004_latest_metrics_experiment': m004,
+  '005_model_registry': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

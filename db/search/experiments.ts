@@ -7,21 +7,20 @@
  */
 import type { Knex } from 'knex';
 import { isMysql } from '../knex.ts';
+import type { ExperimentKey } from '../tables.ts';
 import { parseExperimentFilter, parseExperimentOrderBy, type ExperimentClause, type ExperimentOrderKey } from './parse.ts';
 import { lifecycleStages, type ViewType } from '../../core/entities.ts';
 import {
   and,
-  decodePageToken,
-  encodePageToken,
   intOrDouble,
   joinFrags,
   orderByKeys,
   raw,
-  rowSortValues,
+  keysetPage,
+  pageCursor,
   seekAfter,
   selectRows,
   selectSortKeys,
-  sortSignature,
   sortStr,
   sql,
   strCmp,
@@ -29,12 +28,14 @@ import {
   type Frag,
   type SortTerm,
 } from './sql.ts';
+import { LIMITS } from '../../core/validation.ts';
+import { sortSignature } from '../../core/page-token.ts';
 
 export interface SearchExperimentsQuery {
   projectId: number;
   filter?: string;
   orderBy?: string[];
-  /** 1..50000, validated by the caller. */
+  /** 1..LIMITS.SEARCH_MAX_RESULTS_THRESHOLD, validated by the caller. */
   maxResults: number;
   pageToken?: string;
   viewType: ViewType;
@@ -42,7 +43,7 @@ export interface SearchExperimentsQuery {
 
 export interface SearchExperimentsResult {
   /** Internal experiments.id values, in page order. */
-  experimentIds: number[];
+  experimentIds: ExperimentKey[];
   nextPageToken?: string;
 }
 
@@ -63,8 +64,8 @@ function term(mysql: boolean, key: ExperimentOrderKey, ascending: boolean): Sort
 }
 
 export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Promise<SearchExperimentsResult> {
-  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > 50000) {
-    throw new Error(`searchExperiments: maxResults must be 1..50000 (validated by the caller), got ${q.maxResults}`);
+  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > LIMITS.SEARCH_MAX_RESULTS_THRESHOLD) {
+    throw new Error(`searchExperiments: maxResults must be 1..${LIMITS.SEARCH_MAX_RESULTS_THRESHOLD} (validated by the caller), got ${q.maxResults}`);
   }
   if (!Number.isSafeInteger(q.projectId)) throw new Error(`searchExperiments: bad project id ${q.projectId}`);
   const mysql = isMysql(db);
@@ -77,7 +78,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
   }
   if (!orderBy.some((o) => o.key === 'experiment_id')) terms.push(term(mysql, 'experiment_id', false));
   const signature = sortSignature(['experiments', orderBy.map((o) => [o.key, o.ascending])]);
-  const after = q.pageToken ? decodePageToken(q.pageToken, 'experiments', signature, terms) : null;
+  const after = pageCursor(q.pageToken, 'experiments', signature, terms);
 
   const stages = lifecycleStages(q.viewType);
   const where: Frag[] = [
@@ -89,10 +90,7 @@ export async function searchExperiments(db: Knex, q: SearchExperimentsQuery): Pr
 
   const query = sql`SELECT e.id AS id, ${selectSortKeys(terms)} FROM experiments e WHERE ${and(where)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(q.maxResults + 1))}`;
   const rows = await selectRows<Record<string, unknown>>(db, query);
-  const page = rows.slice(0, q.maxResults);
-  const result: SearchExperimentsResult = { experimentIds: page.map((row) => Number(row.id)) };
-  if (rows.length > q.maxResults) {
-    result.nextPageToken = encodePageToken('experiments', signature, rowSortValues(terms, page[page.length - 1]!));
-  }
-  return result;
+  const { ids, nextPageToken } = keysetPage(rows, q.maxResults, 'experiments', signature, terms);
+  const experimentIds = ids as ExperimentKey[];
+  return nextPageToken ? { experimentIds, nextPageToken } : { experimentIds };
 }

@@ -19,21 +19,20 @@ import type { Knex } from 'knex';
 import { lifecycleStages, type ViewType } from '../../core/entities.ts';
 import { int64Text } from '../../core/codecs.ts';
 import { isMysql } from '../knex.ts';
+import type { ExperimentKey } from '../tables.ts';
 import { parseRunFilter, parseRunOrderBy, type RunAttribute, type RunClause, type RunOrderBy } from './parse.ts';
 import {
   and,
-  decodePageToken,
   dbl,
-  encodePageToken,
   intOrDouble,
   joinFrags,
   orderByKeys,
   raw,
-  rowSortValues,
+  keysetPage,
+  pageCursor,
   seekAfter,
   selectRows,
   selectSortKeys,
-  sortSignature,
   sortStr,
   sql,
   strCmp,
@@ -42,14 +41,16 @@ import {
   type SortTerm,
   type SortValue,
 } from './sql.ts';
+import { LIMITS } from '../../core/validation.ts';
+import { sortSignature } from '../../core/page-token.ts';
 
 
 export interface SearchRunsQuery {
-  /** Internal experiments.id values, already access-checked. */
-  experimentIds: number[];
+  /** ExperimentKey values (experiments.id), already access-checked; typed `number` so fixtures may pass plain ids. */
+  experimentIds: readonly (ExperimentKey | number)[];
   filter?: string;
   orderBy?: string[];
-  /** 1..50000, validated by the caller. */
+  /** 1..LIMITS.SEARCH_MAX_RESULTS_THRESHOLD, validated by the caller. */
   maxResults: number;
   pageToken?: string;
   viewType: ViewType;
@@ -198,8 +199,8 @@ function orderPlan(mysql: boolean, orderBy: RunOrderBy[]): Plan {
 }
 
 export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRunsResult> {
-  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > 50000) {
-    throw new Error(`searchRuns: maxResults must be 1..50000 (validated by the caller), got ${q.maxResults}`);
+  if (!Number.isInteger(q.maxResults) || q.maxResults < 1 || q.maxResults > LIMITS.SEARCH_MAX_RESULTS_THRESHOLD) {
+    throw new Error(`searchRuns: maxResults must be 1..${LIMITS.SEARCH_MAX_RESULTS_THRESHOLD} (validated by the caller), got ${q.maxResults}`);
   }
   const mysql = isMysql(db);
   // Parse everything (and validate the token) before deciding there is nothing to search.
@@ -208,7 +209,7 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
   const plan = orderPlan(mysql, orderBy);
   const { joins, terms } = plan;
   const signature = sortSignature(['runs', orderBy.map((o) => [o.kind, o.key, o.ascending])]);
-  const after = q.pageToken ? decodePageToken(q.pageToken, 'runs', signature, terms) : null;
+  const after = pageCursor(q.pageToken, 'runs', signature, terms);
   const stages = lifecycleStages(q.viewType);
   const experimentIds = [...new Set(q.experimentIds)];
   if (experimentIds.length === 0) return { runIds: [] };
@@ -237,12 +238,8 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
     }
   }
   rows ??= await select(where);
-  const page = rows.slice(0, q.maxResults);
-  const result: SearchRunsResult = { runIds: page.map((row) => Number(row.id)) };
-  if (rows.length > q.maxResults) {
-    result.nextPageToken = encodePageToken('runs', signature, rowSortValues(terms, page[page.length - 1]!));
-  }
-  return result;
+  const { ids, nextPageToken } = keysetPage(rows, q.maxResults, 'runs', signature, terms);
+  return nextPageToken ? { runIds: ids, nextPageToken } : { runIds: ids };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Shared SQL building for the search queries: parameterised fragments, string comparisons that
- * behave the same on SQLite and MySQL/MariaDB, keyset ("seek") pagination and its page token.
+ * behave the same on SQLite and MySQL/MariaDB, keyset ("seek") pagination (its page token: core/page-token.ts).
  *
  * Portability notes (measured on MariaDB 10.11 and SQLite 3 / better-sqlite3 12):
  * - utf8mb4_bin is a PAD SPACE collation on MariaDB: 'a' = 'a ' is true, even on TEXT columns.
@@ -18,10 +18,12 @@
  *   written as an approximate-value literal (1.5e+0), which MariaDB parses as a DOUBLE.
  */
 import type { Knex } from 'knex';
-import { invalidParam } from '../../core/errors.ts';
 import { isMysql } from '../knex.ts';
 import { DOUBLE_MAX, int64Text } from '../../core/codecs.ts';
-import type { NumberLiteral } from './parse.ts';
+import type { NumberLiteral } from './scanner.ts';
+import { decodeKeysetToken, encodeKeysetToken, type KeysetKind, type SortKeyType, type SortValue } from '../../core/page-token.ts';
+
+export type { SortValue };
 
 export interface Frag {
   sql: string;
@@ -139,11 +141,9 @@ export const sortStr = (mysql: boolean, expr: string): string => (mysql ? `LEFT(
  */
 export interface SortTerm {
   expr: Frag;
-  type: 'flag' | 'int' | 'num' | 'str';
+  type: SortKeyType;
   desc: boolean;
 }
-
-export type SortValue = number | string;
 
 function valueFrag(mysql: boolean, term: SortTerm, v: SortValue): Frag {
   switch (term.type) {
@@ -199,73 +199,24 @@ export const selectSortKeys = (terms: readonly SortTerm[]): Frag =>
 export const orderByKeys = (terms: readonly SortTerm[]): string =>
   terms.map((t, i) => `k${i} ${t.desc ? 'DESC' : 'ASC'}`).join(', ');
 
-// ---------------------------------------------------------------------------------------------
-// Page token: base64url(JSON {"v":1,"q":<kind>,"s":<sort signature>,"k":[<last row's sort keys>]})
-
-const MAX_TOKEN_LENGTH = 65536;
-
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) {
-    h ^= byte;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
+/** The cursor a page token carries, checked against this query's kind, ordering and sort terms; null without one. */
+export function pageCursor(token: string | undefined, kind: KeysetKind, signature: string, terms: readonly SortTerm[]): SortValue[] | null {
+  return token ? decodeKeysetToken(token, kind, signature, terms.map((t) => t.type)) : null;
 }
 
-/** A short fingerprint of the sort specification, so a token is only accepted by the same ordering. */
-export const sortSignature = (spec: unknown): string => fnv1a(JSON.stringify(spec));
-
-export function encodePageToken(kind: 'runs' | 'experiments', signature: string, values: readonly SortValue[]): string {
-  return Buffer.from(JSON.stringify({ v: 1, q: kind, s: signature, k: values }), 'utf8').toString('base64url');
-}
-
-function badToken(why: string): Error {
-  return invalidParam(`Invalid page token: ${why}`);
-}
-
-/** Decodes and strictly validates a token against the current query's sort terms. */
-export function decodePageToken(
-  token: string,
-  kind: 'runs' | 'experiments',
+/**
+ * The page of a query that fetched up to `max + 1` rows (`id` and the sort keys k0, k1, …): the first `max` ids,
+ * and a token after the last of them when the extra row exists (no token for a page that ends the results).
+ */
+export function keysetPage(
+  rows: readonly Record<string, unknown>[],
+  max: number,
+  kind: KeysetKind,
   signature: string,
   terms: readonly SortTerm[],
-): SortValue[] {
-  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) {
-    throw badToken('could not base64-decode');
-  }
-  const bytes = Buffer.from(token, 'base64url');
-  if (bytes.toString('base64url') !== token) throw badToken('could not base64-decode');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    throw badToken('not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badToken('not an object');
-  const obj = parsed as Record<string, unknown>;
-  const keys = Object.keys(obj).sort().join(',');
-  if (keys !== 'k,q,s,v' || obj.v !== 1) throw badToken('unknown format');
-  if (obj.q !== kind) throw badToken(`it was issued by another kind of search (${String(obj.q)})`);
-  if (obj.s !== signature) throw badToken('it was issued for a different order_by');
-  const k = obj.k;
-  if (!Array.isArray(k) || k.length !== terms.length) throw badToken('wrong number of sort keys');
-  return terms.map((t, i) => {
-    const v: unknown = k[i];
-    switch (t.type) {
-      case 'flag':
-        if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 9) return v;
-        break;
-      case 'int':
-        if (typeof v === 'string' && int64Text(v) === v) return v;
-        break;
-      case 'num':
-        if (typeof v === 'number' && Number.isFinite(v)) return v;
-        break;
-      case 'str':
-        if (typeof v === 'string') return v;
-        break;
-    }
-    throw badToken(`bad sort key #${i + 1}`);
-  });
+): { ids: number[]; nextPageToken?: string } {
+  const page = rows.slice(0, max);
+  const ids = page.map((row) => Number(row.id));
+  if (rows.length <= max) return { ids };
+  return { ids, nextPageToken: encodeKeysetToken(kind, signature, rowSortValues(terms, page[page.length - 1]!)) };
 }

@@ -1,11 +1,11 @@
 // npm run bench — prints what it measured on SQLite and, with a MySQL URL, on MySQL, each next to a baseline taken
 // in the same run. MySQL URL: MLTRACK_BENCH_MYSQL_URL, or MLTRACK_TEST_MYSQL_URL (a new database is created on it).
-// Select benchmarks with BENCH=log-batch,search (default: all).
+// Select benchmarks with BENCH=log-batch,search,registry (default: all).
 import { startTarget } from './common.ts';
 import { benchLogBatch } from './log-batch.ts';
 
 const mysqlUrl = process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL;
-const only = new Set((process.env.BENCH ?? 'log-batch,search').split(','));
+const only = new Set((process.env.BENCH ?? 'log-batch,search,registry').split(','));
 const kinds: ('sqlite' | 'mysql')[] = mysqlUrl ? ['sqlite', 'mysql'] : ['sqlite'];
 if (!mysqlUrl) console.log('(no MLTRACK_BENCH_MYSQL_URL: SQLite only)');
 
@@ -27,6 +27,15 @@ for (const kind of kinds) {
       } finally {
         await t.close();
       }
+    }
+  }
+  if (only.has('registry')) {
+    const { benchRegistry } = await import('./registry.ts');
+    const t = await startTarget(kind, mysqlUrl);
+    try {
+      await benchRegistry(t);
+    } finally {
+      await t.close();
     }
   }
 }

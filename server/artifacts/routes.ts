@@ -96,7 +96,7 @@ async function download(req: Request, res: Response, raw: string): Promise<void>
   await pipeline(stream, res);
 }
 
-async function list(req: Request, res: Response): Promise<void> {
+async function list(req: Request, res: Response, _raw: string): Promise<void> {
   const q = req.query.path;
   if (q !== undefined && typeof q !== 'string') throw invalidPath();
   const rel = q === undefined ? '' : safeRelativePath(q);
@@ -134,6 +134,38 @@ function run(fn: Handler, req: Request, res: Response, next: NextFunction, raw: 
 }
 
 /**
+ * The proxy's routes, relative to its mount (`.../api/2.0/mlflow-artifacts`): the dispatch below and the route
+ * index (ROUTES.md) both read this table. `<path>` is the artifact path, still percent-encoded; HEAD is served as GET.
+ */
+export const PROXY_ROUTES: { method: 'GET' | 'PUT' | 'DELETE' | 'POST'; path: string; operation: string; handler: Handler }[] = [
+  { method: 'GET', path: '/artifacts', operation: 'ListArtifacts', handler: list },
+  { method: 'GET', path: '/artifacts/<path>', operation: 'DownloadArtifact', handler: download },
+  { method: 'PUT', path: '/artifacts/<path>', operation: 'UploadArtifact', handler: upload },
+  { method: 'DELETE', path: '/artifacts/<path>', operation: 'DeleteArtifact', handler: remove },
+  { method: 'POST', path: '/mpu/create/<path>', operation: 'CreateMultipartUpload', handler: multipart },
+  { method: 'POST', path: '/mpu/complete/<path>', operation: 'CompleteMultipartUpload', handler: multipart },
+  { method: 'POST', path: '/mpu/abort/<path>', operation: 'AbortMultipartUpload', handler: multipart },
+];
+
+/** The route of a request path and method, with the raw artifact path it names ('' for the listing). */
+function matchRoute(pathname: string, method: string): { handler: Handler; raw: string } | undefined {
+  const m = method === 'HEAD' ? 'GET' : method;
+  for (const r of PROXY_ROUTES) {
+    if (r.method !== m) continue;
+    if (!r.path.endsWith('<path>')) {
+      if (pathname === r.path || pathname === `${r.path}/`) return { handler: r.handler, raw: '' };
+      continue;
+    }
+    const prefix = r.path.slice(0, -'<path>'.length);
+    // "/artifacts/" alone is the listing, not a file with an empty path
+    if (pathname.startsWith(prefix) && !(r.path === '/artifacts/<path>' && pathname === prefix)) {
+      return { handler: r.handler, raw: pathname.slice(prefix.length) };
+    }
+  }
+  return undefined;
+}
+
+/**
  * The proxy as an express router, to be mounted at `.../api/2.0/mlflow-artifacts` after authenticate and
  * resolveProject. Unknown routes fall through (next) to the caller's ENDPOINT_NOT_FOUND.
  */
@@ -142,22 +174,9 @@ export function artifactsProxy(): Router {
   r.use((req: Request, res: Response, next: NextFunction) => {
     // req.url is relative to the mount point and still percent-encoded.
     const q = req.url.indexOf('?');
-    const pathname = q >= 0 ? req.url.slice(0, q) : req.url;
-    const m = req.method;
-    if (pathname === '/artifacts' || pathname === '/artifacts/') {
-      if (m === 'GET' || m === 'HEAD') return run((rq, rs) => list(rq, rs), req, res, next, '');
-      return next();
-    }
-    if (pathname.startsWith('/artifacts/')) {
-      const raw = pathname.slice('/artifacts/'.length);
-      if (m === 'PUT') return run(upload, req, res, next, raw);
-      if (m === 'GET' || m === 'HEAD') return run(download, req, res, next, raw);
-      if (m === 'DELETE') return run(remove, req, res, next, raw);
-      return next();
-    }
-    const mpu = /^\/mpu\/(?:create|complete|abort)\/(.*)$/s.exec(pathname);
-    if (mpu && m === 'POST') return run(multipart, req, res, next, mpu[1]!);
-    next();
+    const route = matchRoute(q >= 0 ? req.url.slice(0, q) : req.url, req.method);
+    if (!route) return next();
+    run(route.handler, req, res, next, route.raw);
   });
   return r;
 }

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { createDb, migrateLatest, type Db } from '../../db/knex.ts';
+import { createDb, type Db } from '../../db/knex.ts';
+import { migrateLatest } from '../../db/migrate.ts';
 
 /**
  * The databases every suite runs on: SQLite always, MySQL/MariaDB when MLTRACK_TEST_MYSQL_URL is set.
@@ -62,4 +63,17 @@ export async function freshDb(kind: DbKind): Promise<TestDb> {
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The SQL statements a database receives while `fn` runs (design tests count them). */
+export async function statements(db: Db, fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (q: { sql: string }) => seen.push(q.sql);
+  db.on('query', listener);
+  try {
+    await fn();
+  } finally {
+    db.removeListener('query', listener);
+  }
+  return seen;
 }

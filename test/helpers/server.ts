@@ -7,7 +7,7 @@ import { bootstrap } from '../../server/bootstrap.ts';
 import { createUser } from '../../db/users.ts';
 import { createProject, setMember } from '../../db/projects.ts';
 import { createToken } from '../../db/tokens.ts';
-import { ACCESS } from '../../routers/context.ts';
+import { ACCESS } from '../../core/accounts.ts';
 import { freshDb, type DbKind, type TestDb } from './db.ts';
 
 export interface TestServer {
