@@ -1,9 +1,12 @@
 import express, { type Request, type Response } from 'express';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../core/config.ts';
 
-const DIST = fileURLToPath(new URL('../ui/dist/', import.meta.url));
+/** ui/dist is one level up from server/ and two from the compiled dist/server/ (as package.json, see version.ts). */
+const DIST = ['../ui/dist/', '../../ui/dist/']
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../ui/dist/', import.meta.url));
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
