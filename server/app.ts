@@ -8,6 +8,7 @@ import type { RequestContext } from '../routers/context.ts';
 import { authenticate } from './auth.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError } from './rest.ts';
+import { urlIsValidUtf8 } from './json.ts';
 import { LocalArtifactStore } from '../artifacts/local-store.ts';
 import { artifactsProxy } from './artifacts/routes.ts';
 import { MlflowError } from '../core/errors.ts';
@@ -53,6 +54,8 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
         console.log(`${new Date().toISOString()} ${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms user=${req.ctx.user?.username ?? '-'} id=${requestId}`);
       });
     }
+    // Path and query must be valid UTF-8 wherever they arrive: refused, never decoded with U+FFFD in their place.
+    if (!urlIsValidUtf8(req.url)) return next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request URL is not valid UTF-8.'));
     next();
   });
 

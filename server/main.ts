@@ -2,6 +2,7 @@ import { loadConfig } from '../core/config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateLatest } from '../db/migrate.ts';
 import { createApp } from './app.ts';
+import { answerParserErrors } from './http.ts';
 import { bootstrap } from './bootstrap.ts';
 import { VERSION } from './version.ts';
 
@@ -27,6 +28,7 @@ const server = app.listen(config.port, config.host, () => {
   console.log('');
 });
 server.keepAliveTimeout = 65_000;
+answerParserErrors(server);
 
 const shutdown = () => {
   server.close(() => void db.destroy().then(() => process.exit(0)));
