@@ -36,7 +36,21 @@ const knexLog = {
   },
 };
 
-export function knexConfig(databaseUrl: string | undefined, dataDir: string): Knex.Config {
+export interface DbOptions {
+  /**
+   * Bound on every statement and every connection acquisition, in ms (0: none, for migrations, which may rebuild big
+   * tables). A frozen MySQL otherwise holds a request forever: the socket stays open and no answer comes.
+   */
+  timeoutMs?: number;
+}
+
+/** The default of MLTRACK_DB_TIMEOUT_MS. */
+export const DEFAULT_DB_TIMEOUT_MS = 30_000;
+
+export function knexConfig(databaseUrl: string | undefined, dataDir: string, opts: DbOptions = {}): Knex.Config {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_DB_TIMEOUT_MS;
+  // knex's own default is 60 s; 0 means "no bound" to us, so a very large value for knex
+  const acquireConnectionTimeout = timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1;
   if (databaseUrl && /^mysql2?:\/\//.test(databaseUrl)) {
     const u = new URL(databaseUrl);
     return {
@@ -52,8 +66,25 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
         supportBigNumbers: true,
         bigNumberStrings: false,
         multipleStatements: false,
+        // a frozen server accepts the TCP connection (the kernel does) and never sends its handshake
+        connectTimeout: timeoutMs > 0 ? timeoutMs : 10_000,
       },
-      pool: { min: 0, max: 10 },
+      acquireConnectionTimeout,
+      pool: {
+        min: 0,
+        max: 10,
+        // Every statement gets mysql2's client-side timeout: the query fails with PROTOCOL_SEQUENCE_TIMEOUT and the
+        // connection is closed (and discarded by the pool), whatever the statement and whether or not it runs in a
+        // transaction (knex's transaction client is a copy of the client, so the bound is set on the connection).
+        afterCreate(conn: { query: (...args: unknown[]) => unknown }, done: (err: Error | null, conn: unknown) => void) {
+          if (timeoutMs > 0) {
+            const query = conn.query.bind(conn);
+            conn.query = (opts: unknown, ...rest: unknown[]) =>
+              query(opts !== null && typeof opts === 'object' ? { timeout: timeoutMs, ...opts } : opts, ...rest);
+          }
+          done(null, conn);
+        },
+      },
       migrations: { migrationSource, tableName: 'knex_migrations' },
     log: knexLog,
     };
@@ -67,6 +98,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
+    acquireConnectionTimeout,
     pool: {
       min: 1,
       max: 1,
@@ -74,7 +106,9 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
         try {
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');
-          conn.pragma('busy_timeout = 5000');
+          // SQLite runs in this process, so it cannot freeze apart from it: the only wait is for another process's
+          // write lock, bounded like every other database wait
+          conn.pragma(`busy_timeout = ${timeoutMs > 0 ? timeoutMs : DEFAULT_DB_TIMEOUT_MS}`);
           // MLflow's LIKE is case-sensitive; ILIKE is compiled as LOWER() LIKE LOWER().
           conn.pragma('case_sensitive_like = ON');
           // int64 steps and timestamps above 2^53 must not be rounded: read integers as BigInt, see unbig().
@@ -91,8 +125,8 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
   };
 }
 
-export function createDb(databaseUrl: string | undefined, dataDir: string): Db {
-  return knexFactory(knexConfig(databaseUrl, dataDir));
+export function createDb(databaseUrl: string | undefined, dataDir: string, opts: DbOptions = {}): Db {
+  return knexFactory(knexConfig(databaseUrl, dataDir, opts));
 }
 
 export const isMysql = (db: Knex) => db.client.config.client === 'mysql2';

@@ -9,6 +9,8 @@ import { authenticate } from './auth.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError } from './rest.ts';
 import { urlIsValidUtf8 } from './json.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/tx.ts';
+import { readiness } from './readiness.ts';
 import { LocalArtifactStore } from '../artifacts/local-store.ts';
 import { artifactsProxy } from './artifacts/routes.ts';
 import { MlflowError } from '../core/errors.ts';
@@ -59,7 +61,14 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
     next();
   });
 
+  // liveness: the process serves HTTP (a supervisor restarts it when this fails); readiness: it can do its work
   app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));
+  const ready = readiness(db, Math.min(config.dbTimeoutMs || 2000, 2000));
+  app.get('/ready', async (_req, res) => {
+    const problem = await ready();
+    if (problem) return sendJson(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: problem });
+    sendJson(res, 200, { status: 'ready' });
+  });
   app.get('/version', (_req, res) => void res.type('text/plain').send(VERSION));
 
   let openapi: unknown;
@@ -99,7 +108,9 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
   app.use(endpointNotFound);
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const mlflow = toMlflowError(err) ?? ((err as { type?: string })?.type ? bodyError(err) : undefined);
+    const mlflow =
+      toMlflowError(err) ??
+      (isDatabaseUnavailable(err) ? databaseUnavailable() : (err as { type?: string })?.type ? bodyError(err) : undefined);
     if (mlflow) {
       if (mlflow.status >= 500) log(`request ${req.ctx?.requestId} failed`, err);
       return sendJson(res, mlflow.status, mlflow.toJSON());
