@@ -37,14 +37,16 @@ const connections = trackConnections(server);
 
 // SIGTERM (supervisors, containers) and SIGINT (Ctrl-C) drain: stop accepting, answer what is in flight, close the
 // pool, exit 0; if requests are still running after MLTRACK_DRAIN_TIMEOUT_MS they are cut and the exit code is 1.
-// A second signal while draining forces the exit at once.
-let stopping = false;
+// A second signal more than 2 s after the first forces the exit at once (one sooner is the same stop arriving twice:
+// a signal to the process group reaches npm, which forwards it, and the server).
+let stopping = 0;
 const shutdown = async (signal: NodeJS.Signals) => {
+  if (stopping && Date.now() - stopping < 2000) return;
   if (stopping) {
     console.error(`[mltrack] ${signal} again: exiting now with ${connections.inFlight()} request(s) in flight`);
     process.exit(1);
   }
-  stopping = true;
+  stopping = Date.now();
   console.log(`[mltrack] ${signal}: draining ${connections.inFlight()} request(s) in flight (up to ${config.drainTimeoutMs} ms)`);
   const { forced, cut } = await connections.drain(config.drainTimeoutMs);
   await db.destroy().catch(() => undefined);
