@@ -36,6 +36,11 @@ const knexLog = {
   },
 };
 
+interface MysqlConnection {
+  query: (opts: unknown, values: unknown, cb?: (err: { code?: string } | null, ...rest: unknown[]) => void) => unknown;
+  destroy: () => void;
+}
+
 export interface DbOptions {
   /**
    * Bound on every statement and every connection acquisition, in ms (0: none, for migrations, which may rebuild big
@@ -76,11 +81,18 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
         // Every statement gets mysql2's client-side timeout: the query fails with PROTOCOL_SEQUENCE_TIMEOUT and the
         // connection is closed (and discarded by the pool), whatever the statement and whether or not it runs in a
         // transaction (knex's transaction client is a copy of the client, so the bound is set on the connection).
-        afterCreate(conn: { query: (...args: unknown[]) => unknown }, done: (err: Error | null, conn: unknown) => void) {
+        // A timed-out query stays at the head of mysql2's command queue (measured: the next query on that
+        // connection waited until the server woke up), so the connection is destroyed and the pool drops it.
+        afterCreate(conn: MysqlConnection, done: (err: Error | null, conn: unknown) => void) {
           if (timeoutMs > 0) {
             const query = conn.query.bind(conn);
-            conn.query = (opts: unknown, ...rest: unknown[]) =>
-              query(opts !== null && typeof opts === 'object' ? { timeout: timeoutMs, ...opts } : opts, ...rest);
+            conn.query = (opts: unknown, values: unknown, cb?: (err: { code?: string } | null, ...rest: unknown[]) => void) => {
+              if (opts === null || typeof opts !== 'object' || typeof cb !== 'function') return query(opts, values, cb);
+              return query({ timeout: timeoutMs, ...opts }, values, (err, ...rest) => {
+                if (err?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') conn.destroy();
+                cb(err, ...rest);
+              });
+            };
           }
           done(null, conn);
         },

@@ -54,6 +54,8 @@ export interface Writers {
   done: Promise<void>;
   stop(): void;
   runIds: string[];
+  /** Date.now() at the writers' start; each outcome's `start` counts from it */
+  t0: number;
 }
 
 /**
@@ -94,7 +96,7 @@ export async function startWriters(opts: { port: number; base: string; token: st
     agent.destroy();
   };
   const done = Promise.all(Array.from({ length: n }, (_, w) => writer(w))).then(() => undefined);
-  return { outcomes, acked, done, stop: () => void (stopped = true), runIds };
+  return { outcomes, acked, done, stop: () => void (stopped = true), runIds, t0 };
 }
 
 /** Resolves once `count` acknowledged points were written. */
