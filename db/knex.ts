@@ -37,7 +37,7 @@ const knexLog = {
 };
 
 interface MysqlConnection {
-  query: (opts: unknown, values: unknown, cb?: (err: { code?: string } | null, ...rest: unknown[]) => void) => unknown;
+  query: (opts: unknown, values?: unknown, cb?: (err: { code?: string } | null, ...rest: unknown[]) => void) => unknown;
   destroy: () => void;
 }
 
@@ -94,10 +94,23 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
               });
             };
           }
-          done(null, conn);
+          // On a Galera cluster a read on one node may not yet see a write another node acknowledged: causal reads
+          // (wsrep_sync_wait=1) make every SELECT wait for what the cluster has committed, so a write answered by one
+          // server is seen at once by a read on another. Nothing to do on a single MySQL.
+          conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err: Error | null, rows?: unknown) => {
+            if (err) return done(err, conn);
+            const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
+            if (!on) return done(null, conn);
+            conn.query('SET SESSION wsrep_sync_wait = 1', (e: Error | null) => done(e, conn));
+          });
         },
       },
-      migrations: { migrationSource, tableName: 'knex_migrations' },
+      // No transaction around migrations on MySQL: DDL commits implicitly there anyway, and knex would take its lock
+      // inside that transaction, so the implicit commit of the first DDL would release nothing yet replicate late.
+      // Without it the lock is its own committed UPDATE, which a Galera cluster certifies: of servers racing through
+      // different nodes one wins and the others get a 1213 and wait (measured: with the transaction, two servers
+      // migrated the same database at once through two nodes).
+      migrations: { migrationSource, tableName: 'knex_migrations', disableTransactions: true },
     log: knexLog,
     };
   }

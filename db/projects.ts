@@ -26,18 +26,20 @@ const toProject = (r: ProjectColumns): ProjectRow => ({
  */
 export async function createProject(
   db: Db,
-  p: { path: string; name?: string; visibility?: 'private' | 'public'; ownerId: number },
+  /** `id` is chosen only by bootstrap: project 1 on every engine (AUTO_INCREMENT steps by 3 on Galera) */
+  p: { id?: number; path: string; name?: string; visibility?: 'private' | 'public'; ownerId: number },
 ): Promise<ProjectRow> {
   return withTransaction(db, async (trx) => {
     const now = Date.now();
     const [id] = await trx<DbProjectRow>('projects').insert({
+      ...(p.id !== undefined ? { id: p.id } : {}),
       path: p.path,
       name: p.name ?? p.path.split('/').pop()!,
       visibility: p.visibility ?? 'private',
       last_experiment_iid: 0,
       created_at: now,
     });
-    const projectId = Number(id);
+    const projectId = p.id ?? Number(id);
     await trx<DbProjectMemberRow>('project_members').insert({ project_id: projectId, user_id: p.ownerId, access_level: 50 });
     await insertExperiment(trx, { projectId, number: 0 as ExperimentNumber, name: 'Default', creatorId: p.ownerId });
     return toProject((await trx<DbProjectRow>('projects').where({ id: projectId }).first())!);

@@ -12,8 +12,10 @@ export interface UserRow {
 
 const toUser = (r: DbUserRow): UserRow => ({ ...r, is_admin: Boolean(r.is_admin), created_at: Number(r.created_at) });
 
-export async function createUser(db: Db, u: { username: string; name?: string; email?: string | null; isAdmin?: boolean }): Promise<UserRow> {
+/** `id` is chosen only by bootstrap (the admin is user 1 on every engine; AUTO_INCREMENT steps by 3 on Galera). */
+export async function createUser(db: Db, u: { id?: number; username: string; name?: string; email?: string | null; isAdmin?: boolean }): Promise<UserRow> {
   const [id] = await db<DbUserRow>('users').insert({
+    ...(u.id !== undefined ? { id: u.id } : {}),
     username: u.username,
     name: u.name ?? u.username,
     email: u.email ?? null,

@@ -19,8 +19,9 @@ export async function bootstrap(db: Db, initialToken?: string): Promise<Bootstra
   try {
     // one transaction: servers started together on an empty database race here, and exactly one creates it all
     return await db.transaction(async (trx) => {
-      const admin = await createUser(trx, { username: 'admin', name: 'Administrator', isAdmin: true });
-      const project = await createProject(trx, { path: 'default', name: 'Default', ownerId: admin.id });
+      // user 1 and project 1 on every engine: a Galera cluster's AUTO_INCREMENT would start at the node's offset
+      const admin = await createUser(trx, { id: 1, username: 'admin', name: 'Administrator', isAdmin: true });
+      const project = await createProject(trx, { id: 1, path: 'default', name: 'Default', ownerId: admin.id });
       const { token } = await createToken(trx, { userId: admin.id, name: 'initial admin token', scopes: ['api'], value: initialToken });
       return { created: true, token, projectId: project.id };
     });
