@@ -132,8 +132,8 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');
           // SQLite runs in this process, so it cannot freeze apart from it: the only wait is for another process's
-          // write lock, bounded like every other database wait
-          conn.pragma(`busy_timeout = ${timeoutMs > 0 ? timeoutMs : DEFAULT_DB_TIMEOUT_MS}`);
+          // write lock, 5 s (below any MLTRACK_DB_TIMEOUT_MS worth setting; db/migrate.ts's lock wait counts on it)
+          conn.pragma(`busy_timeout = ${timeoutMs > 0 ? Math.min(timeoutMs, 5000) : 5000}`);
           // MLflow's LIKE is case-sensitive; ILIKE is compiled as LOWER() LIKE LOWER().
           conn.pragma('case_sensitive_like = ON');
           // int64 steps and timestamps above 2^53 must not be rounded: read integers as BigInt, see unbig().

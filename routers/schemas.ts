@@ -55,11 +55,8 @@ export const double = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 export const doubleOut = z.union([z.number(), z.enum(NON_FINITE)]);
 
-/**
- * A string id. A JSON number is refused as a wrongly typed field (400), as MLflow's protobuf parser refuses it:
- * after JSON.parse, `1`, `1.0` and `1e0` are the same number, so accepting any of them let `1e0` name experiment 1.
- */
-export const idString = z.string();
+/** A string id; a JSON integer is accepted and stringified (only the canonical decimal then names an object). */
+export const idString = z.union([z.string(), z.number().int()]).transform((v) => String(v));
 
 /**
  * Required fields, as MLflow's `_assert_required` has them: absent, null and "" are all refused with
