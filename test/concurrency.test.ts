@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * Requests racing on the same rows, as parallel clients (and retries) produce them: never a 5xx, never a
@@ -13,8 +14,9 @@ describe.each(DB_KINDS)('concurrent writes (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  const post = (path: string, body: object) => s.request.post(s.mlflow() + path).set('Authorization', `Bearer ${s.tokens.write}`).send(body);
-  const newRun = async () => (await post('/runs/create', { experiment_id: '0' })).body.run.info.run_id as string;
+  const api = mlflowApi(() => s);
+  const post = (path: string, body: object) => api.post(path, body);
+  const newRun = async () => (await api.newRun('0')).info.run_id as string;
 
   it('creating the same experiment name 8 times at once: one experiment, the others RESOURCE_ALREADY_EXISTS', async () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => post('/experiments/create', { name: 'raced' })));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_KINDS } from './helpers/db.ts';
+import { DB_KINDS, statements as sqlStatements } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 /** Properties of the design that are observable without timing: query counts and statement shapes, and settings. */
@@ -13,17 +13,7 @@ describe.each(DB_KINDS)('design properties (%s)', (kind) => {
   const auth = () => ({ Authorization: `Bearer ${s.tokens.write}` });
 
   /** SQL statements the server sends while `fn` runs. */
-  async function statements(fn: () => Promise<unknown>): Promise<string[]> {
-    const seen: string[] = [];
-    const listener = (q: { sql: string }) => seen.push(q.sql);
-    s.t.db.on('query', listener);
-    try {
-      await fn();
-    } finally {
-      s.t.db.removeListener('query', listener);
-    }
-    return seen;
-  }
+  const statements = (fn: () => Promise<unknown>) => sqlStatements(s.t.db, fn);
 
   it('runs/get runs a fixed number of queries however long the metric history is', async () => {
     const create = async () => (await s.request.post(s.mlflow() + '/runs/create').set(auth()).send({ experiment_id: '0' })).body.run.info.run_id;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * experiments/get, get-by-name, list and create over real HTTP (GitLab 15.6's experiment endpoints, MLflow's
@@ -23,16 +24,10 @@ describe.each(DB_KINDS)('experiments API (%s)', (kind) => {
 
   const freshProject = (): Promise<Project> => s.developerProject(`exp/p${++seq}`);
 
-  const post = (p: Project | string, path: string, body: unknown) =>
-    s.request.post(s.mlflow(p) + path).set('Authorization', `Bearer ${s.tokens.write}`).send(body as object);
-  const get = (p: Project | string, path: string, query: Record<string, string> = {}) =>
-    s.request.get(s.mlflow(p) + path).set('Authorization', `Bearer ${s.tokens.write}`).query(query);
-
-  async function create(p: Project, name: string, extra: Record<string, unknown> = {}): Promise<string> {
-    const res = await post(p, '/experiments/create', { name, ...extra });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.experiment_id;
-  }
+  const api = mlflowApi(() => s);
+  const post = (p: Project | string, path: string, body: unknown) => api.post(path, body, { project: p });
+  const get = (p: Project | string, path: string, query: Record<string, string> = {}) => api.get(path, query, { project: p });
+  const create = (p: Project, name: string, extra: Record<string, unknown> = {}) => api.newExperiment(name, { project: p }, extra);
 
   describe('experiments/create', () => {
     it('returns 200 with the per-project number as a string, starting at 1', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 import { parseJson } from '../server/json.ts';
 
 /**
@@ -41,20 +42,16 @@ describe.each(DB_KINDS)('metric history (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  const auth = (r: any, token = s.tokens.write) => r.set('Authorization', `Bearer ${token}`);
-  const postRaw = (path: string, text: string, p: Project = s.project) =>
-    auth(s.request.post(s.mlflow(p) + path)).set('Content-Type', 'application/json').send(text);
+  const api = mlflowApi(() => s);
+  const postRaw = (path: string, text: string, p: Project = s.project) => api.postRaw(path, text, { project: p });
   /** GET with a literal query string (repeated keys as the client sends them); the body parsed int64-exact. */
   async function getRaw(path: string, query: string, opts: { p?: Project; token?: string } = {}) {
-    const res = await auth(s.request.get(`${s.mlflow(opts.p ?? s.project)}${path}?${query}`), opts.token).buffer(true).parse(rawText);
+    const res = await api.get(path, query, { project: opts.p, token: opts.token }).buffer(true).parse(rawText as never);
     return { status: res.status as number, text: res.body as string, body: parseJson(res.body as string) as any };
   }
 
-  async function newRun(p: Project = s.project, experimentId = exp): Promise<string> {
-    const res = await auth(s.request.post(s.mlflow(p) + '/runs/create')).send({ experiment_id: experimentId, start_time: T0, run_name: `r${++seq}` });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.run.info.run_id;
-  }
+  const newRun = async (p: Project = s.project, experimentId = exp): Promise<string> =>
+    (await api.newRun(experimentId, { start_time: T0, run_name: `r${++seq}` }, { project: p })).info.run_id;
 
   /** log-batch in requests of at most 1000 metrics, written as raw JSON (steps as bare digits, NaN as "NaN"). */
   async function logPoints(runId: string, points: { key: string; value: number | string; timestamp: number; step: bigint | number }[]) {

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /** registered-models/search and model-versions/search over HTTP, as the clients send them (model-registry.md §4). */
 describe.each(DB_KINDS)('model registry search (%s)', (kind) => {
   let s: TestServer;
   const auth = () => ({ Authorization: `Bearer ${s.tokens.write}` });
-  const post = (path: string, body: object) => s.request.post(`${s.mlflow()}${path}`).set(auth()).send(body);
-  const get = (path: string, query: string) => s.request.get(`${s.mlflow()}${path}?${query}`).set(auth());
+  const api = mlflowApi(() => s);
+  const post = (path: string, body: object) => api.post(path, body);
+  const get = (path: string, query: string) => api.get(path, query);
   const q = (params: Record<string, string | number | string[]>) =>
     Object.entries(params).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${encodeURIComponent(String(x))}`)).join('&');
   const models = async (params: Record<string, string | number | string[]>) => {

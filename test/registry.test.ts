@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_KINDS } from './helpers/db.ts';
+import { DB_KINDS, statements as sqlStatements } from './helpers/db.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { createMltrackClient } from '../client/index.ts';
 
@@ -13,12 +14,10 @@ const MISSING = (name: string) =>
 describe.each(DB_KINDS)('model registry (%s)', (kind) => {
   let s: TestServer;
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
-  /** One MLflow REST call: GET/DELETE send the input as query (GET) or JSON body (DELETE), as the clients do. */
-  const call = (method: 'get' | 'post' | 'patch' | 'delete', path: string, input: Record<string, unknown> = {}, token = s.tokens.write, project = s.project) => {
-    const url = `${s.mlflow(project)}${path}`;
-    const req = s.request[method](url).set(auth(token));
-    return method === 'get' ? req.query(input) : req.send(input);
-  };
+  const api = mlflowApi(() => s);
+  /** One MLflow REST call: GET sends the input as a query, POST, PATCH and DELETE as a JSON body, as the clients do. */
+  const call = (method: 'get' | 'post' | 'patch' | 'delete', path: string, input: Record<string, unknown> = {}, token = s.tokens.write, project = s.project) =>
+    method === 'get' ? api.get(path, input as Record<string, string>, { token, project }) : api[method](path, input, { token, project });
   const ok = async (method: 'get' | 'post' | 'patch' | 'delete', path: string, input?: Record<string, unknown>) => {
     const res = await call(method, path, input);
     expect(res.status, `${path}: ${res.text}`).toBe(200);
@@ -250,17 +249,7 @@ describe.each(DB_KINDS)('model registry (%s)', (kind) => {
   });
 
   it('creating a version is a fixed number of statements, however many versions and tags the model has', async () => {
-    const statements = async (fn: () => Promise<unknown>) => {
-      const seen: string[] = [];
-      const listener = (q: { sql: string }) => seen.push(q.sql);
-      s.t.db.on('query', listener);
-      try {
-        await fn();
-      } finally {
-        s.t.db.removeListener('query', listener);
-      }
-      return seen;
-    };
+    const statements = (fn: () => Promise<unknown>) => sqlStatements(s.t.db, fn);
     await ok('post', '/registered-models/create', { name: 'fixed' });
     const tags = Array.from({ length: 40 }, (_, i) => ({ key: `t${i}`, value: 'v' }));
     const first = await statements(() => ok('post', '/model-versions/create', { name: 'fixed', source: 's3://b/m', tags }));

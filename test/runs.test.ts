@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * runs/create, get, update, log-metric, log-parameter and log-batch over real HTTP: exact answers, MLflow's
@@ -26,39 +27,14 @@ describe.each(DB_KINDS)('runs API (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  const post = (path: string, body: unknown, p: Project = s.project) =>
-    s.request.post(s.mlflow(p) + path).set('Authorization', `Bearer ${s.tokens.write}`).send(body as object);
-  /** A POST with a raw JSON text, so int64 digits beyond 2^53 reach the server exactly as typed. */
-  const postRaw = (path: string, text: string, p: Project = s.project) =>
-    s.request
-      .post(s.mlflow(p) + path)
-      .set('Authorization', `Bearer ${s.tokens.write}`)
-      .set('Content-Type', 'application/json')
-      .send(text);
-  const get = (path: string, query: Record<string, string>, p: Project = s.project) =>
-    s.request.get(s.mlflow(p) + path).set('Authorization', `Bearer ${s.tokens.write}`).query(query);
-
+  const api = mlflowApi(() => s);
+  const post = (path: string, body: unknown, p: Project = s.project) => api.post(path, body, { project: p });
+  const postRaw = (path: string, text: string, p: Project = s.project) => api.postRaw(path, text, { project: p });
+  const get = (path: string, query: Record<string, string>, p: Project = s.project) => api.get(path, query, { project: p });
   let expSeq = 0;
-  async function newExperiment(p: Project, name = `e${++expSeq}`): Promise<string> {
-    const res = await s.request
-      .post(s.mlflow(p) + '/experiments/create')
-      .set('Authorization', `Bearer ${s.tokens.write}`)
-      .send({ name: `${name}-${++expSeq}` });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.experiment_id;
-  }
-
-  async function newRun(body: Record<string, unknown> = {}, p: Project = s.project): Promise<any> {
-    const res = await post('/runs/create', { experiment_id: exp, start_time: 1000, ...body }, p);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.run;
-  }
-
-  async function getRun(runId: string, p: Project = s.project): Promise<any> {
-    const res = await get('/runs/get', { run_id: runId }, p);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.run;
-  }
+  const newExperiment = (p: Project, name = `e${++expSeq}`) => api.newExperiment(`${name}-${++expSeq}`, { project: p });
+  const newRun = (body: Record<string, unknown> = {}, p: Project = s.project) => api.newRun(exp, { start_time: 1000, ...body }, { project: p });
+  const getRun = (runId: string, p: Project = s.project) => api.getRun(runId, { project: p });
 
   async function ok(path: string, body: Record<string, unknown>) {
     const res = await post(path, body);

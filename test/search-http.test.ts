@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 import { createMltrackClient } from '../client/index.ts';
 
 /**
@@ -279,8 +280,8 @@ describe.each(DB_KINDS)('search over HTTP (%s)', (kind) => {
   /** run id → run name (all runs created here, any project) */
   const names = new Map<string, string>();
 
-  const post = (path: string, body: unknown, p: Project = s.project, token = s.tokens.write) =>
-    s.request.post(s.mlflow(p) + path).set('Authorization', `Bearer ${token}`).send(body as object);
+  const api = mlflowApi(() => s);
+  const post = (path: string, body: unknown, p: Project = s.project, token = s.tokens.write) => api.post(path, body, { project: p, token });
 
   async function ok(path: string, body: unknown, p: Project = s.project): Promise<Json> {
     const res = await post(path, body, p);

@@ -1,78 +1,18 @@
 /**
  * runs/search and experiments/search against real databases: SQLite always, MySQL/MariaDB when
- * MLTRACK_TEST_MYSQL_URL is set (a fresh mltrack_test_search_<pid> database is created with the
- * same credentials, migrated, and dropped at the end).
+ * MLTRACK_TEST_MYSQL_URL is set (test/helpers/db.ts: a fresh database each, and CI fails without MySQL).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
-import mysql2 from 'mysql2/promise';
-import { createDb, isMysql } from '../db/knex.ts';
-import { migrateLatest } from '../db/migrate.ts';
+import { isMysql } from '../db/knex.ts';
+import { DB_KINDS, freshDb } from './helpers/db.ts';
+import { DOUBLE_MAX } from '../core/codecs.ts';
 import { searchRuns, type SearchRunsQuery } from '../db/search/runs.ts';
 import { searchExperiments, type SearchExperimentsQuery } from '../db/search/experiments.ts';
 import { parseRunOrderBy, type RunOrderBy } from '../db/search/parse.ts';
 import { MlflowError } from '../core/errors.ts';
 
-const MYSQL_URL = process.env.MLTRACK_TEST_MYSQL_URL;
-const MAX = 1.7976931348623157e308;
-
-interface Backend {
-  name: string;
-  skip: boolean;
-  open(): Promise<{ db: Knex; close(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    skip: false,
-    async open() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-search-'));
-      const db = createDb('sqlite:' + path.join(dir, 'search.sqlite'), dir);
-      await migrateLatest(db);
-      return {
-        db,
-        async close() {
-          await db.destroy();
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  {
-    name: 'mysql',
-    skip: !MYSQL_URL,
-    async open() {
-      const u = new URL(MYSQL_URL!);
-      const dbName = `mltrack_test_search_${process.pid}`;
-      const admin = await mysql2.createConnection({
-        host: u.hostname,
-        port: u.port ? Number(u.port) : 3306,
-        user: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-      });
-      await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-      await admin.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-      const url = new URL(MYSQL_URL!);
-      url.pathname = '/' + dbName;
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-search-'));
-      const db = createDb(url.toString(), dir);
-      await migrateLatest(db);
-      return {
-        db,
-        async close() {
-          await db.destroy();
-          await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-          await admin.end();
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
+const MAX = DOUBLE_MAX;
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -237,8 +177,8 @@ function referenceOrder(specs: (RunSpec & { uuid: string })[], orderBy: RunOrder
 
 // ---------------------------------------------------------------------------------------------
 
-for (const backend of backends) {
-  describe.skipIf(backend.skip)(`search on ${backend.name}`, () => {
+for (const kind of DB_KINDS) {
+  describe(`search on ${kind}`, () => {
     let db: Knex;
     let close: () => Promise<void>;
     let fx: Fixture;
@@ -271,7 +211,9 @@ for (const backend of backends) {
     };
 
     beforeAll(async () => {
-      ({ db, close } = await backend.open());
+      const t = await freshDb(kind);
+      db = t.db;
+      close = () => t.drop();
       mysql = isMysql(db);
       fx = new Fixture(db);
       fx.projectId = await fx.project('g/p');

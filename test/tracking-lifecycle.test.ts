@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /**
  * The lifecycle half of the tracking API over real HTTP: experiments/update, delete, restore, set/delete experiment
@@ -25,10 +26,9 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
 
   const freshProject = (): Promise<Project> => s.developerProject(`life/p${++seq}`);
 
-  const post = (p: Project, path: string, body: unknown, token = s.tokens.write) =>
-    s.request.post(s.mlflow(p) + path).set('Authorization', `Bearer ${token}`).send(body as object);
-  const get = (p: Project, path: string, query: Record<string, string>) =>
-    s.request.get(s.mlflow(p) + path).set('Authorization', `Bearer ${s.tokens.write}`).query(query);
+  const api = mlflowApi(() => s);
+  const post = (p: Project, path: string, body: unknown, token = s.tokens.write) => api.post(path, body, { project: p, token });
+  const get = (p: Project, path: string, query: Record<string, string>) => api.get(path, query, { project: p });
 
   async function ok(p: Project, path: string, body: Record<string, unknown>) {
     const res = await post(p, path, body);
@@ -45,11 +45,7 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
     else expect(res.body.message).toMatch(message);
   }
 
-  async function createExperiment(p: Project, name: string): Promise<string> {
-    const res = await post(p, '/experiments/create', { name });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.experiment_id;
-  }
+  const createExperiment = (p: Project, name: string) => api.newExperiment(name, { project: p });
 
   async function getExperiment(p: Project, id: string): Promise<any> {
     const res = await get(p, '/experiments/get', { experiment_id: id });
@@ -57,17 +53,10 @@ describe.each(DB_KINDS)('tracking lifecycle (%s)', (kind) => {
     return res.body.experiment;
   }
 
-  async function createRun(p: Project, experimentId: string, body: Record<string, unknown> = {}): Promise<string> {
-    const res = await post(p, '/runs/create', { experiment_id: experimentId, start_time: 1000, ...body });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.run.info.run_id;
-  }
+  const createRun = async (p: Project, experimentId: string, body: Record<string, unknown> = {}): Promise<string> =>
+    (await api.newRun(experimentId, { start_time: 1000, ...body }, { project: p })).info.run_id;
 
-  async function getRun(p: Project, runId: string): Promise<any> {
-    const res = await get(p, '/runs/get', { run_id: runId });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.run;
-  }
+  const getRun = (p: Project, runId: string) => api.getRun(runId, { project: p });
 
   const tagsOf = (run: any) => Object.fromEntries((run.data.tags ?? []).map((t: any) => [t.key, t.value]));
 

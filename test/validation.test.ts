@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { MlflowError } from '../core/errors.ts';
 import {
   LIMITS,
   validateBatchLimits,
@@ -18,20 +17,11 @@ import {
   validateTagName,
 } from '../core/validation.ts';
 import { pyLen } from '../core/python.ts';
+import { invalidParamMessage } from './helpers/errors.ts';
 import { validateArtifactLocation } from '../core/artifact-location.ts';
 
 /** Runs fn and returns the MlflowError message it throws (fails the test if it doesn't throw one). */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlflowError);
-    expect((e as MlflowError).errorCode).toBe('INVALID_PARAMETER_VALUE');
-    expect((e as MlflowError).status).toBe(400);
-    return (e as MlflowError).message;
-  }
-  throw new Error('expected an MlflowError');
-}
+const errorOf = invalidParamMessage;
 
 const BAD_CHARS =
   'Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).';

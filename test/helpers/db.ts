@@ -64,3 +64,16 @@ export async function freshDb(kind: DbKind): Promise<TestDb> {
     },
   };
 }
+
+/** The SQL statements a database receives while `fn` runs (design tests count them). */
+export async function statements(db: Db, fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (q: { sql: string }) => seen.push(q.sql);
+  db.on('query', listener);
+  try {
+    await fn();
+  } finally {
+    db.removeListener('query', listener);
+  }
+  return seen;
+}
