@@ -30,11 +30,17 @@ export interface ArtifactStore {
    */
   put(scope: string, rel: string, body: NodeJS.ReadableStream, maxBytes: number): Promise<{ size: number }>;
   /** A stream of the file. 404 RESOURCE_DOES_NOT_EXIST if missing or a directory. */
-  get(scope: string, rel: string): Promise<{ stream: NodeJS.ReadableStream; size: number }>;
+  get(scope: string, rel: string, range?: (size: number) => ByteRange | undefined): Promise<{ stream: NodeJS.ReadableStream; size: number; range?: ByteRange }>;
   /** Direct children of a directory, sorted by name; missing directory (or a file) → []. */
   list(scope: string, rel: string): Promise<ArtifactFileInfo[]>;
   /** Deletes a file or a directory tree; missing → ok. `rel = ''` (the whole scope) is refused. */
   delete(scope: string, rel: string): Promise<void>;
   /** `null` if missing; `size` is 0 for directories. */
   stat(scope: string, rel: string): Promise<{ isDir: boolean; size: number } | null>;
+}
+
+/** An inclusive byte range of a file (HTTP Range semantics). */
+export interface ByteRange {
+  start: number;
+  end: number;
 }

@@ -7,6 +7,7 @@ import { loggedModelsRouter } from './logged-models.ts';
 import { adminRouter } from './admin.ts';
 import { registeredModelsRouter } from './registered-models.ts';
 import { modelVersionsRouter } from './model-versions.ts';
+import { uiRouter } from './ui.ts';
 
 /** Every operation of mltrack. MLflow operations carry `meta.openapi` (their REST path); admin ones are tRPC only. */
 export const appRouter = router({
@@ -18,6 +19,7 @@ export const appRouter = router({
   registeredModels: registeredModelsRouter,
   modelVersions: modelVersionsRouter,
   admin: adminRouter,
+  ui: uiRouter,
 });
 
 export type AppRouter = typeof appRouter;

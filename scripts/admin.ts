@@ -6,12 +6,14 @@ import { migrateLatest } from '../db/migrate.ts';
 import { createUser, getUserByUsername, listUsers } from '../db/users.ts';
 import { createProject, getProject, getProjectByPath, listMembers, listProjects, removeMember, setMember } from '../db/projects.ts';
 import { createToken, listTokens, revokeToken, SCOPES, type Scope } from '../db/tokens.ts';
+import { setPassword } from '../db/sessions.ts';
 import { ACCESS, validateProjectPath, validateUsername, type RoleName } from '../core/accounts.ts';
 
 const HELP = `mltrack admin CLI
 
   npm run admin -- user create --username NAME [--name "Full Name"] [--email E] [--admin]
   npm run admin -- user list
+  npm run admin -- user password --user USERNAME     (reads the password from MLTRACK_PASSWORD or the first line of stdin)
   npm run admin -- project create --path group/project [--name N] [--visibility private|public] --owner USERNAME
   npm run admin -- project list
   npm run admin -- member add --project ID_OR_PATH --user USERNAME --role guest|reporter|developer|maintainer|owner
@@ -50,7 +52,19 @@ async function projectId(db: Db, ref: string | undefined): Promise<number> {
   return p.id;
 }
 
-export async function runAdmin(db: Db, argv: string[], out: (line: string) => void): Promise<void> {
+/** The new password: MLTRACK_PASSWORD, else the first line of stdin (never a command-line argument: shell history). */
+async function readSecret(): Promise<string> {
+  if (process.env.MLTRACK_PASSWORD) return process.env.MLTRACK_PASSWORD;
+  if (process.stdin.isTTY) process.stderr.write('New password (input is shown; pipe it in to hide it): ');
+  let data = '';
+  for await (const chunk of process.stdin) {
+    data += chunk;
+    if (data.includes('\n')) break;
+  }
+  return data.split(/\r?\n/)[0] ?? '';
+}
+
+export async function runAdmin(db: Db, argv: string[], out: (line: string) => void, secret?: () => Promise<string>): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -69,6 +83,14 @@ export async function runAdmin(db: Db, argv: string[], out: (line: string) => vo
       const username = check('--username', validateUsername, values.username);
       const u = await createUser(db, { username, name: values.name, email: values.email, isAdmin: values.admin });
       return out(`created user ${u.username} (id ${u.id}${u.is_admin ? ', admin' : ''})`);
+    }
+    case 'user password': {
+      const uid = await userId(db, values.user);
+      const password = await (secret ?? readSecret)();
+      if (!password || password.length < 8) throw new UsageError('the password needs at least 8 characters (MLTRACK_PASSWORD or stdin)');
+      await setPassword(db, uid, password);
+      // the password itself is never printed or logged
+      return out(`password set for ${values.user}; sign in to the web UI with it`);
     }
     case 'user list':
       for (const u of await listUsers(db)) out(`${u.id}\t${u.username}\t${u.is_admin ? 'admin' : ''}`);

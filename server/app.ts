@@ -17,6 +17,8 @@ import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { VERSION } from './version.ts';
+import { sessionRoutes } from './session.ts';
+import { uiRoutes } from './ui.ts';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -76,6 +78,10 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
     openapi ??= buildOpenApiDocument(appRouter, VERSION, config.publicUrl);
     res.json(openapi);
   });
+
+  // The web UI: sign-in session, and index.html at `/` and `/api/v4/projects/:id/ml/mlflow/` only (server/ui.ts).
+  app.use('/api/v4/ui/session', sessionRoutes(config));
+  app.use(uiRoutes(config));
 
   const facade = restFacade(appRouter, createCaller);
   const proxy = artifactsProxy();

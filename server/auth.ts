@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { authenticateToken } from '../db/tokens.ts';
 import { MlflowError } from '../core/errors.ts';
 import type { RequestContext } from '../routers/context.ts';
+import { authenticateCookie } from './session.ts';
 
 /** The token of a request: `Authorization: Bearer`, Basic auth with the token as password, `PRIVATE-TOKEN`, or `?private_token=`. */
 export function readToken(req: Request): string | undefined {
@@ -36,8 +37,10 @@ export function authenticate() {
     try {
       const ctx = req.ctx as RequestContext;
       const token = readToken(req);
-      if (!token) throw new MlflowError('UNAUTHENTICATED', 'Authentication required: send a personal access token (Authorization: Bearer <token>).');
-      const check = await authenticateToken(ctx.db, token);
+      // No token: the web UI's session cookie (server/session.ts), which also demands a same-origin proof for writes.
+      const session = token ? undefined : await authenticateCookie(req);
+      if (!token && !session) throw new MlflowError('UNAUTHENTICATED', 'Authentication required: send a personal access token (Authorization: Bearer <token>).');
+      const check = session ? ({ ok: true, ...session } as const) : await authenticateToken(ctx.db, token!);
       if (!check.ok) throw new MlflowError('UNAUTHENTICATED', REASONS[check.reason]);
       ctx.user = check.user;
       ctx.scopes = check.scopes;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS, freshDb, type TestDb } from './helpers/db.ts';
 import { runAdmin } from '../scripts/admin.ts';
 import { authenticateToken, digestToken } from '../db/tokens.ts';
+import { checkPassword } from '../db/sessions.ts';
 
 describe.each(DB_KINDS)('admin CLI (%s)', (kind) => {
   let t: TestDb;
@@ -48,5 +49,18 @@ describe.each(DB_KINDS)('admin CLI (%s)', (kind) => {
     await expect(run('token', 'create', '--user', 'bob', '--name', 'x', '--scopes', 'sudo')).rejects.toThrow(/--scopes/);
     await expect(run('project', 'create', '--path', '123', '--owner', 'alice')).rejects.toThrow(/--path/);
     expect((await t.db('access_tokens').count({ n: '*' }).first())!.n).toBe(1);
+  });
+
+  it('sets a password (scrypt digest, never printed) for the web UI sign-in', async () => {
+    await runAdmin(t.db, ['user', 'create', '--username', 'pw-user'], () => {});
+    const lines: string[] = [];
+    await runAdmin(t.db, ['user', 'password', '--user', 'pw-user'], (l) => lines.push(l), async () => 's3cret-passphrase');
+    expect(lines).toEqual(['password set for pw-user; sign in to the web UI with it']);
+    const row = await t.db('users').where({ username: 'pw-user' }).first('password_digest');
+    expect(row.password_digest).toMatch(/^scrypt\$/);
+    expect(row.password_digest).not.toContain('s3cret');
+    expect(await checkPassword(t.db, 'pw-user', 's3cret-passphrase')).toBeTypeOf('number');
+    expect(await checkPassword(t.db, 'pw-user', 'wrong')).toBeUndefined();
+    await expect(runAdmin(t.db, ['user', 'password', '--user', 'pw-user'], () => {}, async () => 'short')).rejects.toThrow(/at least 8/);
   });
 });

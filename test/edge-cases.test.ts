@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { mlflowApi } from './helpers/mlflow.ts';
 
 /** Requests with no count limit in MLflow, and keys that differ only by a trailing space. */
 describe.each(DB_KINDS)('edge cases (%s)', (kind) => {
@@ -10,14 +11,14 @@ describe.each(DB_KINDS)('edge cases (%s)', (kind) => {
   });
   afterAll(async () => s?.close());
 
-  const send = (method: 'post' | 'patch', path: string, body: object) =>
-    s.request[method](s.mlflow() + path).set('Authorization', `Bearer ${s.tokens.write}`).send(body);
+  const api = mlflowApi(() => s);
+  const send = (method: 'post' | 'patch', path: string, body: object) => api[method](path, body);
   const many = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ key: `${prefix}${i}`, value: `v${i}` }));
 
   it('600 tags on runs/create and experiments/create, 600 tags and params on a logged model: all stored (SQLite caps one insert at 500 rows)', async () => {
     const exp = await send('post', '/experiments/create', { name: 'many tags', tags: many(600, 'e') });
     expect(exp.status, JSON.stringify(exp.body)).toBe(200);
-    const got = await s.request.get(s.mlflow() + '/experiments/get').set('Authorization', `Bearer ${s.tokens.write}`).query({ experiment_id: exp.body.experiment_id });
+    const got = await api.get('/experiments/get', { experiment_id: exp.body.experiment_id });
     expect(got.body.experiment.tags).toHaveLength(600);
 
     const run = await send('post', '/runs/create', { experiment_id: exp.body.experiment_id, tags: many(600, 't') });
@@ -31,7 +32,7 @@ describe.each(DB_KINDS)('edge cases (%s)', (kind) => {
     expect(more.status, JSON.stringify(more.body)).toBe(200);
     const tags = await send('patch', `/logged-models/${id}/tags`, { tags: many(600, 'u') });
     expect(tags.status, JSON.stringify(tags.body)).toBe(200);
-    const m = await s.request.get(s.mlflow() + `/logged-models/${id}`).set('Authorization', `Bearer ${s.tokens.write}`);
+    const m = await api.get(`/logged-models/${id}`);
     expect(m.body.model.info.tags).toHaveLength(1200);
     expect(m.body.model.data.params).toHaveLength(1200);
   });
@@ -42,7 +43,7 @@ describe.each(DB_KINDS)('edge cases (%s)', (kind) => {
     const id = model.body.model.info.model_id;
     const p = await send('post', `/logged-models/${id}/params`, { params: [{ key: 'p', value: '1' }, { key: 'p ', value: '2' }] });
     expect(p.status, JSON.stringify(p.body)).toBe(200);
-    const m = await s.request.get(s.mlflow() + `/logged-models/${id}`).set('Authorization', `Bearer ${s.tokens.write}`);
+    const m = await api.get(`/logged-models/${id}`);
     const byKey = (l: { key: string; value: string }[]) => Object.fromEntries(l.map((x) => [x.key, x.value]));
     expect(byKey(m.body.model.info.tags)).toEqual({ k: 'a', 'k ': 'b' });
     expect(byKey(m.body.model.data.params)).toEqual({ p: '1', 'p ': '2' });

@@ -37,8 +37,7 @@ describe.each(DB_KINDS)('metric history (%s)', (kind) => {
 
   beforeAll(async () => {
     s = await startServer(kind);
-    const res = await s.request.post(s.mlflow() + '/experiments/create').set('Authorization', `Bearer ${s.tokens.write}`).send({ name: 'history' });
-    exp = res.body.experiment_id;
+    exp = await api.newExperiment('history');
   });
   afterAll(async () => s?.close());
 

@@ -4,6 +4,7 @@ import * as m002 from './002_logged_models.ts';
 import * as m003 from './003_search_indexes.ts';
 import * as m004 from './004_latest_metrics_experiment.ts';
 import * as m005 from './005_model_registry.ts';
+import * as m006 from './006_ui_sessions.ts';
 
 /** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
 const migrations: Record<string, Knex.Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Knex.Migration> = {
   '003_search_indexes': m003,
   '004_latest_metrics_experiment': m004,
   '005_model_registry': m005,
+  '006_ui_sessions': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

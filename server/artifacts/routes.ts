@@ -81,11 +81,29 @@ async function upload(req: Request, res: Response, raw: string): Promise<void> {
 async function download(req: Request, res: Response, raw: string): Promise<void> {
   const rel = safeRelativePath(raw);
   const { scope } = await proxyAccess(req.ctx).read({ path: rel });
-  const { stream, size } = await req.ctx.artifacts.get(scope, rel);
+  // HTTP Range (one range): the UI previews the head of a large file and loads more on demand.
+  const rangeHeader = typeof req.headers.range === 'string' ? req.headers.range : undefined;
+  let unsatisfiable = false;
+  const pick = rangeHeader
+    ? (size: number) => {
+        const r = parseRange(rangeHeader, size);
+        if (r === 'unsatisfiable') unsatisfiable = true;
+        return r === 'unsatisfiable' ? undefined : r;
+      }
+    : undefined;
+  const { stream, size, range } = await req.ctx.artifacts.get(scope, rel, pick);
   const name = path.posix.basename(rel);
-  res.status(200);
+  res.setHeader('Accept-Ranges', 'bytes');
+  if (unsatisfiable) {
+    (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    res.status(416).setHeader('Content-Range', `bytes */${size}`);
+    res.end();
+    return;
+  }
+  res.status(range ? 206 : 200);
   res.setHeader('Content-Type', contentTypeFor(name));
-  res.setHeader('Content-Length', String(size));
+  res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : size));
+  if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   res.setHeader('Content-Disposition', contentDisposition(name));
   res.setHeader('X-Content-Type-Options', 'nosniff');
   if (req.method === 'HEAD') {
@@ -179,4 +197,23 @@ export function artifactsProxy(): Router {
     run(route.handler, req, res, next, route.raw);
   });
   return r;
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n` → an inclusive range; multiple ranges or garbage → undefined (whole file). */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number, end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  }
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
 }

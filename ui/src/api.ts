@@ -1,0 +1,58 @@
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import type { AppRouter } from '../../routers/index.ts';
+// The wire codec shared with the server, through the typed client package: int64 values travel as {"$int64"}.
+import { int64Transformer } from '../../client/index.ts';
+
+/** The project this page belongs to: put in index.html by the server (`/` → the root project). */
+export const projectRef: string =
+  document.querySelector<HTMLMetaElement>('meta[name="mltrack-project"]')?.content ??
+  decodeURIComponent(/\/api\/v4\/projects\/([^/]+)\/ml\/mlflow/.exec(location.pathname)?.[1] ?? '1');
+
+/** Every request carries this header: the server's same-origin proof for cookie-authenticated writes. */
+const UI_HEADERS = { 'x-mltrack-ui': '1' };
+
+const link = (url: string) =>
+  httpBatchLink({ url, transformer: int64Transformer, headers: () => UI_HEADERS, maxURLLength: 6000 });
+
+export const trpc = createTRPCClient<AppRouter>({ links: [link(`/api/v4/projects/${encodeURIComponent(projectRef)}/trpc`)] });
+export const instanceTrpc = createTRPCClient<AppRouter>({ links: [link('/api/v4/trpc')] });
+
+/** MLflow REST base of this project (artifact downloads go through its proxy). */
+export const mlflowBase = `/api/v4/projects/${encodeURIComponent(projectRef)}/ml/mlflow`;
+
+export interface Session { user: { username: string; isAdmin: boolean }; scopes: string[] }
+
+export async function getSession(): Promise<Session | null> {
+  const r = await fetch('/api/v4/ui/session', { headers: UI_HEADERS });
+  if (r.status === 401) return null;
+  if (!r.ok) throw new Error(`session check failed: HTTP ${r.status}`);
+  return r.json();
+}
+
+export async function signIn(body: { token: string } | { username: string; password: string }): Promise<Session> {
+  const r = await fetch('/api/v4/ui/session', { method: 'POST', headers: { ...UI_HEADERS, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.message ?? `HTTP ${r.status}`);
+  return j;
+}
+
+export async function signOut(): Promise<void> {
+  await fetch('/api/v4/ui/session', { method: 'DELETE', headers: UI_HEADERS });
+}
+
+/** MLflow error code of a failed call, if any. */
+export function errorCode(e: unknown): string | undefined {
+  if (e instanceof TRPCClientError) return (e.data as { mlflow?: { error_code?: string } } | undefined)?.mlflow?.error_code;
+  return undefined;
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Artifact download URL (through the project's MLflow artifact proxy; the session cookie authenticates it). */
+export function artifactUrl(artifactUri: string, path: string): string {
+  const root = artifactUri.replace(/^mlflow-artifacts:\/*/, '').replace(/\/+$/, '');
+  const rel = [root, path].filter(Boolean).join('/').split('/').map(encodeURIComponent).join('/');
+  return `${mlflowBase}/api/2.0/mlflow-artifacts/artifacts/${rel}`;
+}
