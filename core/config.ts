@@ -20,6 +20,18 @@ export interface Config {
   accessLog: boolean;
   /** MLflow's MLFLOW_TRUNCATE_LONG_VALUES: over-long param (6000) and tag (8000) values are truncated, not refused. */
   truncateLongValues: boolean;
+  /** Bound on every database statement and connection acquisition, ms (MLTRACK_DB_TIMEOUT_MS); then 503. */
+  dbTimeoutMs: number;
+  /** How long a SIGTERM/SIGINT waits for requests in flight before forcing the exit, ms (MLTRACK_DRAIN_TIMEOUT_MS). */
+  drainTimeoutMs: number;
+}
+
+function msSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds; got ${raw}`);
+  return n;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -36,5 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES ? Number(env.MAX_ARTIFACT_BYTES) : 5 * 1024 * 1024 * 1024,
     accessLog: !['0', 'false', 'off'].includes((env.MLTRACK_ACCESS_LOG ?? '1').toLowerCase()),
     truncateLongValues: !['0', 'false'].includes((env.MLFLOW_TRUNCATE_LONG_VALUES ?? 'true').toLowerCase()),
+    dbTimeoutMs: msSetting(env, 'MLTRACK_DB_TIMEOUT_MS', 30_000),
+    drainTimeoutMs: msSetting(env, 'MLTRACK_DRAIN_TIMEOUT_MS', 30_000),
   };
 }

@@ -9,9 +9,10 @@ import type { Decoded, DbExperimentRow, DbExperimentTagRow, DbProjectRow, DbRunR
 export type ExperimentRow = Decoded<Omit<DbExperimentRow, 'creator_id'>, 'creation_time' | 'last_update_time' | 'deleted_time'>;
 
 /** MLflow's experiment id on the wire as the per-project number it names, or undefined when it names none
- * (non-numeric, or too long for the column): such an id is simply not found, never a 500. */
+ * (non-numeric, or too long for the column): such an id is simply not found, never a 500. Only the canonical
+ * decimal names an experiment: "01", "+1", " 1" name none (the reliability report had "01" rename experiment 1). */
 export function experimentNumber(experimentId: string): ExperimentNumber | undefined {
-  return /^\d{1,9}$/.test(experimentId) ? (Number(experimentId) as ExperimentNumber) : undefined;
+  return /^(0|[1-9]\d{0,8})$/.test(experimentId) ? (Number(experimentId) as ExperimentNumber) : undefined;
 }
 
 /** The distinct per-project numbers among wire experiment ids; ids naming none are left out. */

@@ -36,7 +36,26 @@ const knexLog = {
   },
 };
 
-export function knexConfig(databaseUrl: string | undefined, dataDir: string): Knex.Config {
+interface MysqlConnection {
+  query: (opts: unknown, values?: unknown, cb?: (err: { code?: string } | null, ...rest: unknown[]) => void) => unknown;
+  destroy: () => void;
+}
+
+export interface DbOptions {
+  /**
+   * Bound on every statement and every connection acquisition, in ms (0: none, for migrations, which may rebuild big
+   * tables). A frozen MySQL otherwise holds a request forever: the socket stays open and no answer comes.
+   */
+  timeoutMs?: number;
+}
+
+/** The default of MLTRACK_DB_TIMEOUT_MS. */
+export const DEFAULT_DB_TIMEOUT_MS = 30_000;
+
+export function knexConfig(databaseUrl: string | undefined, dataDir: string, opts: DbOptions = {}): Knex.Config {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_DB_TIMEOUT_MS;
+  // knex's own default is 60 s; 0 means "no bound" to us, so a very large value for knex
+  const acquireConnectionTimeout = timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1;
   if (databaseUrl && /^mysql2?:\/\//.test(databaseUrl)) {
     const u = new URL(databaseUrl);
     return {
@@ -52,19 +71,37 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
         supportBigNumbers: true,
         bigNumberStrings: false,
         multipleStatements: false,
+        // a frozen server accepts the TCP connection (the kernel does) and never sends its handshake
+        connectTimeout: timeoutMs > 0 ? timeoutMs : 10_000,
       },
+      acquireConnectionTimeout,
       pool: {
         min: 0,
         max: 10,
-        // On a Galera cluster a read on one node may not yet see a write another node acknowledged: causal reads
-        // (wsrep_sync_wait=1) make every SELECT wait for what the cluster has committed, so a write answered by one
-        // server is seen at once by a read on another. Nothing to do on a single MySQL.
-        afterCreate(conn: { query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void }, done: (err: Error | null, conn: unknown) => void) {
-          conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err, rows) => {
+        // Every statement gets mysql2's client-side timeout: the query fails with PROTOCOL_SEQUENCE_TIMEOUT and the
+        // connection is closed (and discarded by the pool), whatever the statement and whether or not it runs in a
+        // transaction (knex's transaction client is a copy of the client, so the bound is set on the connection).
+        // A timed-out query stays at the head of mysql2's command queue (measured: the next query on that
+        // connection waited until the server woke up), so the connection is destroyed and the pool drops it.
+        afterCreate(conn: MysqlConnection, done: (err: Error | null, conn: unknown) => void) {
+          if (timeoutMs > 0) {
+            const query = conn.query.bind(conn);
+            conn.query = (opts: unknown, values: unknown, cb?: (err: { code?: string } | null, ...rest: unknown[]) => void) => {
+              if (opts === null || typeof opts !== 'object' || typeof cb !== 'function') return query(opts, values, cb);
+              return query({ timeout: timeoutMs, ...opts }, values, (err, ...rest) => {
+                if (err?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') conn.destroy();
+                cb(err, ...rest);
+              });
+            };
+          }
+          // On a Galera cluster a read on one node may not yet see a write another node acknowledged: causal reads
+          // (wsrep_sync_wait=1) make every SELECT wait for what the cluster has committed, so a write answered by one
+          // server is seen at once by a read on another. Nothing to do on a single MySQL.
+          conn.query("SHOW VARIABLES LIKE 'wsrep_on'", (err: Error | null, rows?: unknown) => {
             if (err) return done(err, conn);
             const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
             if (!on) return done(null, conn);
-            conn.query('SET SESSION wsrep_sync_wait = 1', (e) => done(e, conn));
+            conn.query('SET SESSION wsrep_sync_wait = 1', (e: Error | null) => done(e, conn));
           });
         },
       },
@@ -86,6 +123,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
+    acquireConnectionTimeout,
     pool: {
       min: 1,
       max: 1,
@@ -93,7 +131,9 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
         try {
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');
-          conn.pragma('busy_timeout = 5000');
+          // SQLite runs in this process, so it cannot freeze apart from it: the only wait is for another process's
+          // write lock, 5 s (below any MLTRACK_DB_TIMEOUT_MS worth setting; db/migrate.ts's lock wait counts on it)
+          conn.pragma(`busy_timeout = ${timeoutMs > 0 ? Math.min(timeoutMs, 5000) : 5000}`);
           // MLflow's LIKE is case-sensitive; ILIKE is compiled as LOWER() LIKE LOWER().
           conn.pragma('case_sensitive_like = ON');
           // int64 steps and timestamps above 2^53 must not be rounded: read integers as BigInt, see unbig().
@@ -110,8 +150,8 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string): Kn
   };
 }
 
-export function createDb(databaseUrl: string | undefined, dataDir: string): Db {
-  return knexFactory(knexConfig(databaseUrl, dataDir));
+export function createDb(databaseUrl: string | undefined, dataDir: string, opts: DbOptions = {}): Db {
+  return knexFactory(knexConfig(databaseUrl, dataDir, opts));
 }
 
 export const isMysql = (db: Knex) => db.client.config.client === 'mysql2';

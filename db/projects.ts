@@ -75,6 +75,8 @@ export async function findProjectForUser(
     })
     .first('p.id', 'p.path', 'p.name', 'p.visibility', 'p.created_at', 'm.access_level');
   if (/^\d+$/.test(idOrPath)) {
+    // only the canonical decimal names a project: "01" names none (a path cannot be all digits either)
+    if (!/^(0|[1-9]\d*)$/.test(idOrPath)) return undefined;
     const n = Number(idOrPath);
     if (!Number.isSafeInteger(n) || n > 2147483647) return undefined;
     q.where('p.id', n);

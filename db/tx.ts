@@ -1,6 +1,6 @@
 import type { Db, Trx } from './knex.ts';
 import type { KeyValue, LifecycleStage } from '../core/entities.ts';
-import { invalidParam } from '../core/errors.ts';
+import { invalidParam, MlflowError } from '../core/errors.ts';
 import type { DbKeyValueRow } from './tables.ts';
 
 /** Errors worth retrying the whole transaction for: deadlocks and lock timeouts (Galera certification failures
@@ -9,6 +9,27 @@ export function isRetryable(err: unknown): boolean {
   const e = err as { errno?: number; code?: string };
   return e?.errno === 1213 || e?.errno === 1205 || e?.code === 'SQLITE_BUSY' || e?.code === 'ER_LOCK_DEADLOCK';
 }
+
+/**
+ * The database cannot be reached or did not answer in time: the connection was refused, lost or timed out, the
+ * pool could not hand out a connection within the bound, the server is shutting down or out of connections, or
+ * SQLite's file is locked or unreadable. Such a request is answered 503 TEMPORARILY_UNAVAILABLE, which the MLflow
+ * client retries with backoff; everything else unexpected stays a 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { errno?: number; code?: string; name?: string; fatal?: boolean; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.name === 'KnexTimeoutError') return true;
+    if (e.fatal === true) return true; // mysql2: the connection is unusable
+    const code = String(e.code ?? '');
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|PROTOCOL_CONNECTION_LOST|PROTOCOL_SEQUENCE_TIMEOUT|ER_CON_COUNT_ERROR|ER_SERVER_SHUTDOWN|ER_TOO_MANY_USER_CONNECTIONS|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR.*|SQLITE_CANTOPEN|SQLITE_FULL)$/.test(code)) return true;
+    if (e.errno === 1040 || e.errno === 1053 || e.errno === 2002 || e.errno === 2003 || e.errno === 2006 || e.errno === 2013) return true;
+    if (/Pool is destroyed|Unable to acquire a connection|Can't add new command when connection is in closed state/.test(String((e as { message?: string }).message ?? ''))) return true;
+  }
+  return false;
+}
+
+export const databaseUnavailable = () =>
+  new MlflowError('TEMPORARILY_UNAVAILABLE', 'The database is unavailable or did not answer in time; try again later.');
 
 /** Duplicate primary/unique key, on either database. */
 export function isDuplicateKey(err: unknown): boolean {

@@ -55,7 +55,7 @@ export const double = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 export const doubleOut = z.union([z.number(), z.enum(NON_FINITE)]);
 
-/** A string id; a JSON number is accepted and stringified. */
+/** A string id; a JSON integer is accepted and stringified (only the canonical decimal then names an object). */
 export const idString = z.union([z.string(), z.number().int()]).transform((v) => String(v));
 
 /**

@@ -5,6 +5,7 @@ import { toMlflowError } from '../core/error-map.ts';
 import { ACCESS } from '../core/accounts.ts';
 import type { RequestContext } from './context.ts';
 import { int64Transformer } from '../core/transformer.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/tx.ts';
 
 const t = initTRPC
   .context<RequestContext>()
@@ -23,8 +24,18 @@ const t = initTRPC
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+/** Every procedure: a database that cannot be reached or timed out becomes 503 TEMPORARILY_UNAVAILABLE (the
+ * MLflow client retries it with backoff), on the REST facade and on /trpc alike. */
+const baseProcedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && !(result.error instanceof MlflowError) && isDatabaseUnavailable(result.error.cause ?? result.error)) {
+    throw databaseUnavailable();
+  }
+  return result;
+});
+
 /** A user with a valid token. */
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+export const authedProcedure = baseProcedure.use(({ ctx, next }) => {
   if (ctx.deferredError) throw ctx.deferredError;
   if (!ctx.user) throw new MlflowError('UNAUTHENTICATED', 'Authentication required: send a personal access token.');
   return next({ ctx: { ...ctx, user: ctx.user } });

@@ -8,6 +8,9 @@ import type { RequestContext } from '../routers/context.ts';
 import { authenticate } from './auth.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError } from './rest.ts';
+import { urlIsValidUtf8 } from './json.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/tx.ts';
+import { readiness } from './readiness.ts';
 import { LocalArtifactStore } from '../artifacts/local-store.ts';
 import { artifactsProxy } from './artifacts/routes.ts';
 import { MlflowError } from '../core/errors.ts';
@@ -55,10 +58,19 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
         console.log(`${new Date().toISOString()} ${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms user=${req.ctx.user?.username ?? '-'} id=${requestId}`);
       });
     }
+    // Path and query must be valid UTF-8 wherever they arrive: refused, never decoded with U+FFFD in their place.
+    if (!urlIsValidUtf8(req.url)) return next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request URL is not valid UTF-8.'));
     next();
   });
 
+  // liveness: the process serves HTTP (a supervisor restarts it when this fails); readiness: it can do its work
   app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));
+  const ready = readiness(db, Math.min(config.dbTimeoutMs || 2000, 2000));
+  app.get('/ready', async (_req, res) => {
+    const problem = await ready();
+    if (problem) return sendJson(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: problem });
+    sendJson(res, 200, { status: 'ready' });
+  });
   app.get('/version', (_req, res) => void res.type('text/plain').send(VERSION));
 
   let openapi: unknown;
@@ -102,7 +114,9 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
   app.use(endpointNotFound);
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const mlflow = toMlflowError(err) ?? ((err as { type?: string })?.type ? bodyError(err) : undefined);
+    const mlflow =
+      toMlflowError(err) ??
+      (isDatabaseUnavailable(err) ? databaseUnavailable() : (err as { type?: string })?.type ? bodyError(err) : undefined);
     if (mlflow) {
       if (mlflow.status >= 500) log(`request ${req.ctx?.requestId} failed`, err);
       return sendJson(res, mlflow.status, mlflow.toJSON());

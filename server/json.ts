@@ -57,6 +57,63 @@ export function parseJson(text: string): unknown {
   return JSON.parse(LONG_DIGITS.test(text) ? quoteLongIntegers(text) : text);
 }
 
+/** Deepest nesting a request body may have. MLflow's deepest request (a logged-model search's order_by entries)
+ * is 4 levels; 64 leaves room while keeping every recursive walk after parsing (null dropping, zod, error messages)
+ * far from the stack limit (100,000 levels was a RangeError → 500 in the reliability report). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Why a parsed body cannot be used as it is, or undefined: nested deeper than MAX_JSON_DEPTH, or holding a string
+ * (or key) that is not well-formed Unicode (a lone surrogate from a `\ud800` escape). Such strings are refused, never
+ * stored changed. Iterative, so a deep value cannot overflow the stack here.
+ */
+export function bodyProblem(value: unknown): string | undefined {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return 'The request holds a string that is not valid Unicode (a lone surrogate).';
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) return `The request body is nested too deeply (more than ${MAX_JSON_DEPTH} levels).`;
+    if (Array.isArray(v)) for (const x of v) stack.push([x, depth + 1]);
+    else
+      for (const k in v) {
+        if (!k.isWellFormed()) return 'The request holds a key that is not valid Unicode (a lone surrogate).';
+        stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+      }
+  }
+  return undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** Bytes → text, or undefined when the bytes are not valid UTF-8 (never replaced by U+FFFD). */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the percent-escapes of a URL (path and query) decode to valid UTF-8. A lone surrogate can only arrive
+ * as its 3-byte encoding (%ED%A0%80), which is not valid UTF-8 either. A '%' not followed by two hex digits is left
+ * to the route (it is not an encoding problem).
+ */
+export function urlIsValidUtf8(url: string): boolean {
+  if (!url.includes('%')) return true;
+  const runs = url.match(/(?:%[0-9a-fA-F]{2})+/g) ?? [];
+  for (const run of runs) {
+    const bytes = new Uint8Array(run.length / 3);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(run.slice(i * 3 + 1, i * 3 + 3), 16);
+    if (decodeUtf8(bytes) === undefined) return false;
+  }
+  return true;
+}
+
 const BIG_MARK = '\u0000int64:';
 const BIG_RE = /"\\u0000int64:(-?\d+)"/g;
 

@@ -3,7 +3,7 @@ import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
-import { parseJson, stringifyJson } from './json.ts';
+import { bodyProblem, decodeUtf8, parseJson, stringifyJson } from './json.ts';
 import type { RequestContext } from '../routers/context.ts';
 
 /** 20 MB: a 1000-metric batch is about 100 kB, and 100 params × 6000 chars + 100 tags × 8000 chars stays below. */
@@ -63,7 +63,9 @@ function inputFromQuery(query: Record<string, unknown>, arrayFields: Set<string>
  * int64 digits are kept exactly; malformed JSON and oversized bodies are 400 with MLflow's error shape.
  */
 export function mlflowJsonBody() {
-  const raw = express.text({ type: () => true, limit: JSON_LIMIT, defaultCharset: 'utf-8' });
+  // raw bytes, decoded here with a fatal UTF-8 decoder: express.text would put U+FFFD in place of invalid bytes,
+  // and the reliability report found such a dataset name stored changed
+  const raw = express.raw({ type: () => true, limit: JSON_LIMIT });
   return (req: Request, res: Response, next: NextFunction) => {
     const length = req.headers['content-length'];
     const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
@@ -73,7 +75,12 @@ export function mlflowJsonBody() {
     }
     raw(req, res, (err?: unknown) => {
       if (err) return next(bodyError(err));
-      const text = typeof req.body === 'string' ? req.body : '';
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+      if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+        return next(new MlflowError('INVALID_PARAMETER_VALUE', 'Unsupported request body encoding: send UTF-8.'));
+      }
+      const text = Buffer.isBuffer(req.body) ? decodeUtf8(req.body) : '';
+      if (text === undefined) return next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request body is not valid UTF-8.'));
       if (text.trim() === '') {
         req.body = undefined;
         return next();
@@ -84,18 +91,21 @@ export function mlflowJsonBody() {
           new MlflowError('INVALID_PARAMETER_VALUE', `Bad Request. Content-Type must be one of [application/json]. Got '${req.headers['content-type'] ?? ''}'.`),
         );
       }
+      let parsed: unknown;
       try {
-        let parsed = parseJson(text);
+        parsed = parseJson(text);
         // legacy clients double-encode: a JSON string holding the JSON object
         if (typeof parsed === 'string') parsed = parseJson(parsed);
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-          return next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed request body: expected a JSON object.'));
-        }
-        req.body = parsed;
-        next();
       } catch {
-        next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed JSON in the request body.'));
+        return next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed JSON in the request body.'));
       }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return next(new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed request body: expected a JSON object.'));
+      }
+      const problem = bodyProblem(parsed);
+      if (problem) return next(new MlflowError('INVALID_PARAMETER_VALUE', problem));
+      req.body = parsed;
+      next();
     });
   };
 }

@@ -274,7 +274,7 @@ describe.each(DB_KINDS)('HTTP envelope and errors (%s)', (kind) => {
       }
     });
 
-    it('a closed database → 500 INTERNAL_ERROR, not a hang or a crash', async () => {
+    it('a closed database pool → 503 TEMPORARILY_UNAVAILABLE (retried by the client), not a hang or a crash', async () => {
       const t = await startServer(kind);
       const origError = console.error;
       console.error = () => {};
@@ -282,8 +282,10 @@ describe.each(DB_KINDS)('HTTP envelope and errors (%s)', (kind) => {
         const tauth = { Authorization: `Bearer ${t.tokens.write}` };
         await t.t.db.destroy();
         const res = await t.request.get(t.mlflow() + '/experiments/list').set(tauth);
-        expectError(res, 500, 'INTERNAL_ERROR');
-        expect(res.body.message).toBe(`Internal error (request id ${res.headers['x-request-id']})`);
+        expectError(res, 503, 'TEMPORARILY_UNAVAILABLE');
+        expect(res.body.message).toBe('The database is unavailable or did not answer in time; try again later.');
+        const ready = await t.request.get('/ready');
+        expect([ready.status, ready.body.error_code]).toEqual([503, 'TEMPORARILY_UNAVAILABLE']);
       } finally {
         console.error = origError;
         // drop() destroys the pool again (a no-op) and removes the database
