@@ -53,8 +53,27 @@ function quoteLongIntegers(text: string): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
+/**
+ * MLflow str()-s the experiment ids it receives as JSON numbers: 1 is "1", but 1.0 and 1e0 are floats to Python,
+ * "1.0", which names no experiment. JSON.parse cannot tell them from 1 afterwards, so a number literal with a
+ * fraction or an exponent is quoted as it was written when it is an experiment id (or one of a list of them). A key
+ * can only match outside strings: inside one, its quotes would be escaped.
+ */
+const ID_NUMBER = /("experiment_id"\s*:\s*)(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)(?=\s*[,}])/g;
+const ID_LIST = /("experiment_ids"\s*:\s*\[)((?:[^\]"]|"(?:[^"\\]|\\.)*")*)\]/g;
+// a string (left as it is) or a number literal
+const LIST_ITEM = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?/g;
+const quoteIfNotInteger = (n: string) => (/[.eE]/.test(n) ? `"${n}"` : n);
+
+function quoteNonIntegerIds(text: string): string {
+  return text
+    .replace(ID_NUMBER, (_m, key: string, n: string) => key + quoteIfNotInteger(n))
+    .replace(ID_LIST, (_m, open: string, items: string) => open + items.replace(LIST_ITEM, (x) => (x.startsWith('"') ? x : quoteIfNotInteger(x))) + ']');
+}
+
 export function parseJson(text: string): unknown {
-  return JSON.parse(LONG_DIGITS.test(text) ? quoteLongIntegers(text) : text);
+  const ids = text.includes('"experiment_id') ? quoteNonIntegerIds(text) : text;
+  return JSON.parse(LONG_DIGITS.test(ids) ? quoteLongIntegers(ids) : ids);
 }
 
 /** Deepest nesting a request body may have. MLflow's deepest request (a logged-model search's order_by entries)

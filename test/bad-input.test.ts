@@ -132,6 +132,17 @@ describe.each(DB_KINDS)('bad input, as reported (%s)', (kind) => {
       expect(await nameOf()).toBe('original');
     });
 
+    it.each(['2.0', '2e0', '20e-1'])('experiments/update with the JSON number %s renames nothing (MLflow reads it as "2.0")', async (literal) => {
+      const res = await s.request.post(`${url}/experiments/update`).set(auth()).set('Content-Type', 'application/json').send(`{"experiment_id": ${literal}, "new_name": "renamed"}`);
+      expect(res.status).toBe(404);
+      expect(res.body.error_code).toBe('RESOURCE_DOES_NOT_EXIST');
+      expect(await nameOf()).toBe('original');
+      // and in a list of ids, such a number names nothing either
+      const search = await s.request.post(`${url}/runs/search`).set(auth()).set('Content-Type', 'application/json').send(`{"experiment_ids": [${literal}]}`);
+      expect(search.status).toBe(200);
+      expect(search.body).toEqual({});
+    });
+
     it('experiments/update with the JSON integer 2 names experiment 2 (kept, as the issue allows)', async () => {
       const res = await s.request.post(`${url}/experiments/update`).set(auth()).set('Content-Type', 'application/json').send('{"experiment_id": 2, "new_name": "renamed"}');
       expect(res.status).toBe(200);
