@@ -21,6 +21,8 @@ const server = app.listen(config.port, config.host, () => {
   const where = config.databaseUrl ? 'MySQL' : `SQLite in ${config.dataDir}`;
   console.log(`mltrack ${VERSION} listening on ${host} (${where}), pid ${process.pid}`);
   console.log('');
+  console.log(`  Web UI: ${host}/   (sign in with the token below)`);
+  console.log('');
   console.log(`  export MLFLOW_TRACKING_URI=${host}/api/v4/projects/1/ml/mlflow`);
   if (boot.created && boot.token) {
     console.log(`  export MLFLOW_TRACKING_TOKEN=${boot.token}`);
