@@ -5,7 +5,6 @@
  * the same statements then run on every engine.
  */
 import type { Db, Trx } from './knex.ts';
-import { isMysql } from './knex.ts';
 import { alreadyExists, notFound } from '../core/errors.ts';
 import { int64Col, type Int64 } from '../core/codecs.ts';
 import type { KeyValue, RegisteredModel } from '../core/entities.ts';
@@ -37,12 +36,10 @@ export async function getModelRow(db: Db | Trx, projectId: number, name: string)
   return r ? toModelRow(r) : undefined;
 }
 
-export async function requireModel(db: Db | Trx, projectId: number, name: string, forUpdate = false): Promise<RegisteredModelRow> {
-  const q = db<DbRegisteredModelRow>('registered_models').where({ project_id: projectId, name }).first(...MODEL_COLUMNS);
-  if (forUpdate && isMysql(db)) q.forUpdate();
-  const r = await q;
-  if (!r) throw modelNotFound(name);
-  return toModelRow(r);
+export async function requireModel(db: Db | Trx, projectId: number, name: string): Promise<RegisteredModelRow> {
+  const model = await getModelRow(db, projectId, name);
+  if (!model) throw modelNotFound(name);
+  return model;
 }
 
 export async function createModel(
