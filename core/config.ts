@@ -24,6 +24,8 @@ export interface Config {
   dbTimeoutMs: number;
   /** How long a SIGTERM/SIGINT waits for requests in flight before forcing the exit, ms (MLTRACK_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs: number;
+  /** Worker processes serving the port (MLTRACK_WORKERS); unset → the per-database default of server/workers.ts. */
+  workers: number | undefined;
 }
 
 function msSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -31,6 +33,13 @@ function msSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds; got ${raw}`);
+  return n;
+}
+
+function workersSetting(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`MLTRACK_WORKERS must be a whole number ≥ 1; got ${raw}`);
   return n;
 }
 
@@ -50,5 +59,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     truncateLongValues: !['0', 'false'].includes((env.MLFLOW_TRUNCATE_LONG_VALUES ?? 'true').toLowerCase()),
     dbTimeoutMs: msSetting(env, 'MLTRACK_DB_TIMEOUT_MS', 30_000),
     drainTimeoutMs: msSetting(env, 'MLTRACK_DRAIN_TIMEOUT_MS', 30_000),
+    workers: workersSetting(env.MLTRACK_WORKERS),
   };
 }

@@ -138,6 +138,14 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
           conn.pragma('case_sensitive_like = ON');
           // int64 steps and timestamps above 2^53 must not be rounded: read integers as BigInt, see unbig().
           conn.defaultSafeIntegers(true);
+          // knex opens a transaction with a deferred BEGIN, which takes the write lock only at the first write. With
+          // several processes on one file (MLTRACK_WORKERS) a transaction that read first and then writes while
+          // another process writes gets SQLITE_BUSY at once, without waiting on busy_timeout (SQLite cannot let it
+          // wait: its snapshot is stale). BEGIN IMMEDIATE takes the write lock up front, so writers queue on
+          // busy_timeout instead (measured, test/workers.test.ts: 400 parallel batches into one run through 2 workers
+          // got 39 answers 500 SQLITE_BUSY_SNAPSHOT with BEGIN, none with BEGIN IMMEDIATE).
+          const prepare = conn.prepare.bind(conn);
+          conn.prepare = ((sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql)) as typeof conn.prepare;
           done(null, conn);
         } catch (err) {
           done(err as Error, conn);
