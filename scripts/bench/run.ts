@@ -1,11 +1,11 @@
 // npm run bench — prints what it measured on SQLite and, with a MySQL URL, on MySQL, each next to a baseline taken
 // in the same run. MySQL URL: MLTRACK_BENCH_MYSQL_URL, or MLTRACK_TEST_MYSQL_URL (a new database is created on it).
-// Select benchmarks with BENCH=log-batch,search,registry (default: all).
+// Select benchmarks with BENCH=log-batch,search,registry,write (default: all; write: scripts/bench/write.ts, its env there).
 import { startTarget } from './common.ts';
 import { benchLogBatch } from './log-batch.ts';
 
 const mysqlUrl = process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL;
-const only = new Set((process.env.BENCH ?? 'log-batch,search,registry').split(','));
+const only = new Set((process.env.BENCH ?? 'log-batch,search,registry,write').split(','));
 const kinds: ('sqlite' | 'mysql')[] = mysqlUrl ? ['sqlite', 'mysql'] : ['sqlite'];
 if (!mysqlUrl) console.log('(no MLTRACK_BENCH_MYSQL_URL: SQLite only)');
 
@@ -37,6 +37,10 @@ for (const kind of kinds) {
     } finally {
       await t.close();
     }
+  }
+  if (only.has('write')) {
+    const { benchWrite } = await import('./write.ts');
+    await benchWrite(kind, mysqlUrl);
   }
 }
 process.exit(0);

@@ -1,0 +1,225 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import mysql from 'mysql2/promise';
+
+/**
+ * The real server as a separate process (`node dist/server/main.js`, as `npm start` runs it), with its process tree's
+ * resident memory and CPU read from /proc, and the MariaDB server's CPU: what the write bench and the soak measure.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TICK_MS = 1000 / 100; // CLK_TCK is 100 on Linux
+const PAGE = 4096;
+
+/** pids of `root` and all its descendants. */
+export function treePids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const l = children.get(ppid);
+      if (l) l.push(Number(d));
+      else children.set(ppid, [Number(d)]);
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+/** Resident memory of the processes, bytes (statm's second field). */
+export function rssBytes(pids: number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      sum += Number(fs.readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * PAGE;
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/** CPU time (user + system) used so far by the processes, ms. */
+export function cpuMs(pids: number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      sum += (Number(f[11]) + Number(f[12])) * TICK_MS; // utime, stime (fields 14 and 15)
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/** The mariadbd/mysqld process listening on `port` (by its --port argument), if it runs on this machine. */
+export function databasePid(port: number): number | undefined {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (!/(mariadbd|mysqld)$/.test(args[0] ?? '')) continue;
+      const p = args.find((a) => a.startsWith('--port='));
+      if (Number(p?.slice(7) ?? 3306) === port) return Number(d);
+    } catch {
+      // gone or not ours to read
+    }
+  }
+  return undefined;
+}
+
+export interface SpawnedServer {
+  kind: 'sqlite' | 'mysql';
+  workers: number;
+  port: number;
+  token: string;
+  base: string;
+  pid: number;
+  /** the server's processes now (the primary and its workers) */
+  pids(): number[];
+  /** the database server's pid (MySQL on this machine), for its CPU */
+  dbPid: number | undefined;
+  close(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = http.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+let built = false;
+
+/** A fresh database (SQLite in a temp dir, or a new database on the MySQL server) and the server on it. */
+export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl: string | undefined, workers: number | undefined): Promise<SpawnedServer> {
+  if (!built) {
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-server.mjs')], { stdio: 'inherit', cwd: ROOT });
+    built = true;
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-wbench-'));
+  const token = `mltpat-bench-${crypto.randomBytes(12).toString('hex')}`;
+  const env: Record<string, string> = { DATA_DIR: dataDir, MLTRACK_INITIAL_TOKEN: token, MLTRACK_ACCESS_LOG: '0', HOST: '127.0.0.1' };
+  if (workers) env.MLTRACK_WORKERS = String(workers);
+  let dropDb = async () => {};
+  let dbPid: number | undefined;
+  if (kind === 'mysql') {
+    const u = new URL(mysqlUrl!);
+    const name = `mltrack_wbench_${crypto.randomBytes(3).toString('hex')}`;
+    const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+    const c = await mysql.createConnection(conn);
+    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+    await c.end();
+    u.pathname = `/${name}`;
+    env.DATABASE_URL = u.toString();
+    dbPid = ['127.0.0.1', 'localhost'].includes(u.hostname) ? databasePid(conn.port) : undefined;
+    dropDb = async () => {
+      const c2 = await mysql.createConnection(conn);
+      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c2.end();
+    };
+  }
+  const port = await freePort();
+  env.PORT = String(port);
+  const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'dist/server/main.js')], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  proc.stderr!.on('data', (c) => (out += c));
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  const until = Date.now() + 120_000;
+  while (!/listening on/.test(out)) {
+    if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
+    if (Date.now() > until) throw new Error(`server did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const m = /, (\d+) workers/.exec(out);
+  return {
+    kind,
+    workers: m ? Number(m[1]) : 1,
+    port,
+    token,
+    base: '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow',
+    pid: proc.pid!,
+    pids: () => treePids(proc.pid!),
+    dbPid,
+    async close() {
+      proc.kill('SIGTERM');
+      await exited;
+      if (/died unexpectedly|drain time over/.test(out)) console.log(`  (server log: ${out.split('\n').filter((l) => /died|drain time/.test(l)).join('; ')})`);
+      await dropDb();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One client: its own keep-alive connection (the cluster hands a connection to one worker). */
+export class Client {
+  private agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  constructor(private s: SpawnedServer) {}
+
+  /** POST/GET JSON; resolves the parsed answer, throws on a non-200 answer. */
+  call(method: string, p: string, body?: unknown): Promise<any> {
+    const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1', port: this.s.port, method, path: this.s.base + p, agent: this.agent,
+          headers: { authorization: `Bearer ${this.s.token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode !== 200) reject(new Error(`${method} ${p} → ${res.statusCode} ${text.slice(0, 300)}`));
+            else resolve(text ? JSON.parse(text) : {});
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  close() {
+    this.agent.destroy();
+  }
+}
+
+/** Samples the server's resident memory every `everyMs` while running; `peak()` is the highest seen. */
+export function rssSampler(s: SpawnedServer, everyMs = 100) {
+  let peak = rssBytes(s.pids());
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssBytes(s.pids()));
+  }, everyMs);
+  return {
+    peak: () => peak,
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+export const MB = 1024 * 1024;
