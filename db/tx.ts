@@ -1,4 +1,4 @@
-import type { Db, Trx } from './knex.ts';
+import { isMysql, type Db, type Trx } from './knex.ts';
 import type { KeyValue, LifecycleStage } from '../core/entities.ts';
 import { invalidParam, MlflowError } from '../core/errors.ts';
 import type { DbKeyValueRow } from './tables.ts';
@@ -37,6 +37,19 @@ export function isDuplicateKey(err: unknown): boolean {
   return e?.errno === 1062 || e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+/** Runs a write transaction when its turn comes; see setWriteGate. */
+export type WriteGate = <T>(run: () => Promise<T>) => Promise<T>;
+let writeGate: WriteGate | undefined;
+
+/**
+ * With several processes on one SQLite file (server/workers.ts), every SQLite write transaction first takes a turn
+ * from this gate, so the processes queue in order without blocking their event loops, instead of all but one
+ * sleeping inside SQLite's busy handler (which is unfair: the holder takes the lock again before a sleeper wakes).
+ */
+export function setWriteGate(gate: WriteGate | undefined): void {
+  writeGate = gate;
+}
+
 /**
  * Runs `fn` in one transaction, retrying it whole when the database reports a deadlock. On a Galera cluster every
  * certification conflict is one (1213 at COMMIT): 12 experiments created at once through three nodes, all bumping
@@ -46,6 +59,7 @@ export function isDuplicateKey(err: unknown): boolean {
 export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, attempts = 10): Promise<T> {
   for (let i = 1; ; i++) {
     try {
+      if (writeGate && !isMysql(db)) return await writeGate(() => db.transaction(fn));
       return await db.transaction(fn);
     } catch (err) {
       if (i >= attempts || !isRetryable(err)) throw err;

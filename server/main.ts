@@ -3,7 +3,8 @@ import { loadConfig } from '../core/config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateLatest } from '../db/migrate.ts';
 import { bootstrap, type BootstrapResult } from './bootstrap.ts';
-import { defaultWorkers, markWorker, runPrimary } from './workers.ts';
+import { defaultWorkers, markWorker, runPrimary, workerWriteGate } from './workers.ts';
+import { setWriteGate } from '../db/tx.ts';
 import { VERSION } from './version.ts';
 
 const config = loadConfig();
@@ -54,6 +55,7 @@ if (cluster.isPrimary && workers > 1) {
   });
   server.keepAliveTimeout = 65_000;
   if (cluster.isWorker) markWorker(server);
+  if (cluster.isWorker && !config.databaseUrl) setWriteGate(workerWriteGate(config.dbTimeoutMs));
   answerParserErrors(server);
   const connections = trackConnections(server);
 

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type { Server } from 'node:http';
+import type { WriteGate } from '../db/tx.ts';
 
 /**
  * Worker processes (MLTRACK_WORKERS): the primary runs migrations and bootstrap once, then forks W workers that each
@@ -104,5 +105,75 @@ export function runPrimary(opts: PrimaryOptions): void {
   process.on('SIGINT', (s) => shutdown(s));
   process.on('SIGTERM', (s) => shutdown(s));
 
+  serveWriteGate();
   for (let i = 0; i < opts.workers; i++) fork();
+}
+
+interface GateMessage {
+  mltrackGate: 'lock' | 'grant' | 'unlock';
+  id: number;
+}
+const isGateMessage = (m: unknown): m is GateMessage => typeof m === 'object' && m !== null && 'mltrackGate' in m;
+
+/**
+ * The primary's side of the SQLite write gate (db/tx.ts setWriteGate): one write transaction at a time over all
+ * workers, in the order asked. A worker that dies holding its turn gives it up.
+ */
+function serveWriteGate(): void {
+  const queue: { w: Worker; id: number }[] = [];
+  let holder: { w: Worker; id: number } | undefined;
+  const grantNext = () => {
+    while (!holder && queue.length) {
+      const next = queue.shift()!;
+      if (next.w.isDead() || !next.w.isConnected()) continue;
+      holder = next;
+      next.w.send({ mltrackGate: 'grant', id: next.id } satisfies GateMessage);
+    }
+  };
+  cluster.on('message', (w: Worker, m: unknown) => {
+    if (!isGateMessage(m)) return;
+    if (m.mltrackGate === 'lock') queue.push({ w, id: m.id });
+    else if (m.mltrackGate === 'unlock' && holder?.w === w && holder.id === m.id) holder = undefined;
+    grantNext();
+  });
+  cluster.on('exit', (w: Worker) => {
+    if (holder?.w === w) holder = undefined;
+    grantNext();
+  });
+}
+
+/**
+ * A worker's side of the write gate: asks the primary for a turn, runs the transaction, gives the turn back. A turn
+ * not granted within `timeoutMs` fails as SQLite's busy error would (503, which MLflow clients retry).
+ */
+export function workerWriteGate(timeoutMs: number): WriteGate {
+  let nextId = 0;
+  const waiting = new Map<number, () => void>();
+  process.on('message', (m: unknown) => {
+    if (!isGateMessage(m) || m.mltrackGate !== 'grant') return;
+    const go = waiting.get(m.id);
+    if (go) {
+      waiting.delete(m.id);
+      go();
+    } else process.send!({ mltrackGate: 'unlock', id: m.id } satisfies GateMessage); // it timed out meanwhile
+  });
+  return async (run) => {
+    const id = ++nextId;
+    await new Promise<void>((resolve, reject) => {
+      const timer = timeoutMs > 0 ? setTimeout(() => {
+        waiting.delete(id);
+        reject(Object.assign(new Error('no turn to write within the database timeout'), { code: 'SQLITE_BUSY' }));
+      }, timeoutMs) : undefined;
+      waiting.set(id, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      process.send!({ mltrackGate: 'lock', id } satisfies GateMessage);
+    });
+    try {
+      return await run();
+    } finally {
+      process.send!({ mltrackGate: 'unlock', id } satisfies GateMessage);
+    }
+  };
 }
