@@ -8,7 +8,8 @@ import { setWriteGate } from '../db/tx.ts';
 import { VERSION } from './version.ts';
 
 const config = loadConfig();
-const workers = config.workers ?? defaultWorkers(!!config.databaseUrl);
+const mysql = /^mysql2?:\/\//.test(config.databaseUrl ?? '');
+const workers = config.workers ?? defaultWorkers(mysql);
 
 function banner(boot: BootstrapResult, pids: string) {
   const host = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
@@ -55,7 +56,7 @@ if (cluster.isPrimary && workers > 1) {
   });
   server.keepAliveTimeout = 65_000;
   if (cluster.isWorker) markWorker(server);
-  if (cluster.isWorker && !config.databaseUrl) setWriteGate(workerWriteGate(config.dbTimeoutMs));
+  if (cluster.isWorker && !mysql) setWriteGate(workerWriteGate(config.dbTimeoutMs));
   answerParserErrors(server);
   const connections = trackConnections(server);
 

@@ -7,18 +7,29 @@ import type { WriteGate } from '../db/tx.ts';
  * Worker processes (MLTRACK_WORKERS): the primary runs migrations and bootstrap once, then forks W workers that each
  * serve the whole API on the one port (node:cluster's shared listening socket; the primary hands connections out
  * round-robin). Workers keep no state of their own beyond their database pool, so any worker answers any request.
+ * With SQLite, write transactions take turns through the primary (serveWriteGate) and start with BEGIN IMMEDIATE
+ * (db/knex.ts), so no SQLITE_BUSY reaches a client.
  *
- * Defaults, measured with scripts/bench/write.ts on this machine kind (2 cores; figures in the comments below):
- * - MySQL: one worker per core. The database runs in its own process, so workers only add parallel CPU.
- * - SQLite: SQLITE_DEFAULT_WORKERS (capped at the core count). Writes are serialized by SQLite's file lock whatever
- *   the process count; workers parallelize the request's CPU (HTTP, JSON, validation, auth) around it. Transactions
- *   start with BEGIN IMMEDIATE (db/knex.ts) so that a writer in another process waits on busy_timeout instead of
- *   failing with SQLITE_BUSY on the read→write lock upgrade.
+ * The default, measured on this machine kind (2 cores, shared with other sessions: load average 11-16 throughout;
+ * the bench client and, for MySQL, MariaDB on the same cores) with scripts/bench/workers-ab.ts, 1 against 2 workers
+ * loaded in alternating 2.5 s turns, medians of 4-5 rounds (req/s; server CPU ms per request):
+ *   SQLite  runs/create ×20:      1: 45-130, 3.2-4.4 ms   2: 30-110, 4.9-6.3 ms   (1 ahead in 4 of 4 runs)
+ *           10 metrics ×20:       1: 78-211, 2.5-3.4 ms   2: 54-143, 3.7-4.7 ms   (1 ahead in 4 of 4)
+ *           1000 points ×4:       1: 8-14,   20-21 ms     2: 7-10,   23-28 ms
+ *           64 writers, one run:  1: p99 2.7-3.5 s         2: p99 1.0-1.9 s        (throughput mixed)
+ *   MySQL   runs/create ×20:      1: 109, 4.6 ms           2: 80, 8.5 ms
+ *           10 metrics ×20:       1: 153, 3.0 ms           2: 106, 4.1 ms
+ *           1000 points ×4:       1: 25, 12.2 ms           2: 21, 15.6 ms
+ *           64 writers, one run:  1: 162, p99 0.6 s        2: 111, p99 1.4 s
+ * On 2 cores one process gives the best write throughput on both databases: the second core is already taken (by
+ * MariaDB, the client, SQLite's lock holder), and a second process costs CPU per request (on SQLite each process
+ * drops its page cache whenever another one wrote, plus the gate's messages). So the default is 1 on SQLite, and on
+ * MySQL 1 up to 2 cores, else one per core (MySQL workers share nothing but the database server, which is often
+ * elsewhere; not measured here, as this machine has 2 cores). On SQLite 2 workers lower the tail under many
+ * concurrent writers (p99 above): set MLTRACK_WORKERS=2 when that matters more than throughput.
  */
-export const SQLITE_DEFAULT_WORKERS = 2;
-
 export function defaultWorkers(mysql: boolean, cores = os.availableParallelism()): number {
-  return mysql ? cores : Math.max(1, Math.min(cores, SQLITE_DEFAULT_WORKERS));
+  return mysql && cores > 2 ? cores : 1;
 }
 
 /** A worker marks every answer with its pid, so tests and operators can see which process served a request. */
@@ -52,6 +63,7 @@ export function runPrimary(opts: PrimaryOptions): void {
   let failed = false;
 
   const fork = () => {
+    if (stopping) return; // a restart that was waiting when the stop came
     const w = cluster.fork();
     startedAt.set(w.id, Date.now());
     w.once('listening', () => {
@@ -117,7 +129,9 @@ const isGateMessage = (m: unknown): m is GateMessage => typeof m === 'object' &&
 
 /**
  * The primary's side of the SQLite write gate (db/tx.ts setWriteGate): one write transaction at a time over all
- * workers, in the order asked. A worker that dies holding its turn gives it up.
+ * workers, in the order asked. A worker that dies holding its turn gives it up. Measured at 2 workers, with against
+ * without the gate (workers-ab.ts, same run): 64 writers into one run p99 1.1 s against 3.3 s; 10-metric batches at
+ * 20 clients 142 against 86 req/s; CPU per request the same within noise (the primary's share: 0.4 ms).
  */
 function serveWriteGate(): void {
   const queue: { w: Worker; id: number }[] = [];

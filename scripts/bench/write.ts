@@ -1,9 +1,11 @@
 import { Client, cpuMs, MB, rssBytes, rssSampler, spawnServer, type SpawnedServer } from './procs.ts';
 import { fmt } from './common.ts';
+import { defaultWorkers } from '../../server/workers.ts';
 
 /**
  * Write figures of issue 11 through the real server in its own process (`node dist/server/main.js`), once per
- * worker setting (MLTRACK_BENCH_WORKERS, default "1,default": one process, then the server's own default), each next
+ * worker setting (MLTRACK_BENCH_WORKERS, e.g. "1,2,default"; by default 1 and 2 workers, or 1 and the server's
+ * default when that is more), each next
  * to MLflow 2.22's figure from the issue's table (measured on this machine kind: gunicorn with 4 workers, the same
  * MariaDB, raw REST over keep-alive). Per figure: the rate, the server's CPU per request (utime+stime from /proc,
  * summed over the primary and its workers), on MySQL the MariaDB process's CPU per request (it is shared with
@@ -251,11 +253,13 @@ function table(kind: Kind, results: { workers: number; label: string; idle: numb
 }
 
 export async function benchWrite(kind: Kind, mysqlUrl: string | undefined): Promise<void> {
-  const settings = (process.env.MLTRACK_BENCH_WORKERS || '1,default').split(',').map((w) => (w === 'default' ? undefined : Number(w)));
+  const dflt = defaultWorkers(kind === 'mysql');
+  // the default, and the other side of the choice: 2 when the default is 1
+  const settings = (process.env.MLTRACK_BENCH_WORKERS || (dflt === 1 ? '1,2' : '1,default')).split(',').map((w) => (w === 'default' ? undefined : Number(w)));
   const results = [];
   for (const workers of settings) {
     const s = await spawnServer(kind, mysqlUrl, workers);
-    const label = `w=${s.workers}${workers === undefined ? ' (default)' : ''}`;
+    const label = `w=${s.workers}${s.workers === dflt ? ' (default)' : ''}`;
     console.log(`[${kind}] write figures, ${label}, pids ${s.pids().join(' ')}${s.dbPid ? `, MariaDB pid ${s.dbPid}` : ''}`);
     try {
       results.push({ workers: s.workers, label, ...(await figuresFor(s)) });
