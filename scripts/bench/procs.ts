@@ -67,17 +67,32 @@ export function cpuMs(pids: number[]): number {
   return sum;
 }
 
-/** The mariadbd/mysqld process listening on `port` (by its --port argument), if it runs on this machine. */
+/** The process listening on TCP `port` on this machine (the MariaDB server), found by its socket's inode. */
 export function databasePid(port: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local address "ADDR:PORT" in hex, state 0A = LISTEN, inode in field 9
+      if (f.length > 9 && f[3] === '0A' && parseInt(f[1]!.split(':')[1]!, 16) === port) inodes.add(f[9]!);
+    }
+  }
+  if (!inodes.size) return undefined;
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const args = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (!/(mariadbd|mysqld)$/.test(args[0] ?? '')) continue;
-      const p = args.find((a) => a.startsWith('--port='));
-      if (Number(p?.slice(7) ?? 3306) === port) return Number(d);
+      for (const fd of fs.readdirSync(`/proc/${d}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${d}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) return Number(d);
+      }
     } catch {
-      // gone or not ours to read
+      // gone, or not ours to read
     }
   }
   return undefined;
