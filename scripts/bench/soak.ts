@@ -114,6 +114,11 @@ console.log(
   `  RSS mean over the first ${fmt(window)} s ${fmt(mean(first) / MB, 1)} MB → last ${fmt(window)} s ${fmt(mean(last) / MB, 1)} MB: ` +
     `growth ${fmt((mean(last) - mean(first)) / MB, 1)} MB (${fmt((100 * (mean(last) - mean(first))) / mean(first), 1)}%)`,
 );
+if (secs >= 180) {
+  // the first minute includes the warm-up (code compiled, caches and pools filled): the second minute is the plateau
+  const second = samples.filter((x) => x.at > 60 && x.at <= 120);
+  console.log(`  after warm-up: RSS mean over the second minute ${fmt(mean(second) / MB, 1)} MB → last minute ${fmt(mean(last) / MB, 1)} MB: growth ${fmt((mean(last) - mean(second)) / MB, 1)} MB`);
+}
 admin.close();
 await s.close();
 process.exit(errors ? 1 : 0);
