@@ -24,6 +24,12 @@ export interface Config {
   dbTimeoutMs: number;
   /** How long a SIGTERM/SIGINT waits for requests in flight before forcing the exit, ms (MLTRACK_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs: number;
+  /** Prometheus endpoint's own port (MLTRACK_METRICS_PORT); undefined: no metrics at all. Never the public port. */
+  metricsPort: number | undefined;
+  /** Address of the metrics listener (MLTRACK_METRICS_HOST), loopback by default. */
+  metricsHost: string;
+  /** Access log and server errors as text lines or one JSON object per line (MLTRACK_LOG_FORMAT). */
+  logFormat: 'text' | 'json';
 }
 
 function msSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -50,5 +56,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     truncateLongValues: !['0', 'false'].includes((env.MLFLOW_TRUNCATE_LONG_VALUES ?? 'true').toLowerCase()),
     dbTimeoutMs: msSetting(env, 'MLTRACK_DB_TIMEOUT_MS', 30_000),
     drainTimeoutMs: msSetting(env, 'MLTRACK_DRAIN_TIMEOUT_MS', 30_000),
+    metricsPort: portSetting(env, 'MLTRACK_METRICS_PORT'),
+    metricsHost: env.MLTRACK_METRICS_HOST || '127.0.0.1',
+    logFormat: logFormatSetting(env.MLTRACK_LOG_FORMAT),
   };
+}
+
+function portSetting(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0-65535); got ${raw}`);
+  return n;
+}
+
+function logFormatSetting(raw: string | undefined): 'text' | 'json' {
+  const v = (raw || 'text').toLowerCase();
+  if (v !== 'text' && v !== 'json') throw new Error(`MLTRACK_LOG_FORMAT must be text or json; got ${raw}`);
+  return v;
 }
