@@ -34,10 +34,21 @@ export function redact(text: string): string {
   return out;
 }
 
-/** An error's message without the SQL statement knex puts before it (`<sql with values> - <message>`), cut to 500. */
-function errorMessage(e: { message?: string; sql?: string; sqlMessage?: string }): string {
-  let m = e.sqlMessage ?? e.message ?? String(e);
-  if (!e.sqlMessage && e.sql && m.includes(' - ')) m = m.slice(m.lastIndexOf(' - ') + 3);
+type ErrorLike = { message?: string; sql?: string; sqlMessage?: string; cause?: unknown };
+
+/**
+ * An error's message without the SQL statement knex puts before it (`<sql with values> - <message>`), cut to 500.
+ * tRPC wraps the driver's error (its message copied, SQL included): the cause chain is searched for the query error.
+ */
+function errorMessage(top: ErrorLike): string {
+  let e: ErrorLike | undefined = top;
+  for (let i = 0; e && i < 5 && !(e.sql || e.sqlMessage); i++) e = e.cause as ErrorLike | undefined;
+  let m: string;
+  if (e?.sqlMessage) m = e.sqlMessage;
+  else if (e?.sql) m = (e.message ?? '').includes(' - ') ? e.message!.slice(e.message!.lastIndexOf(' - ') + 3) : String(e.message);
+  else m = top.message ?? String(top);
+  // better-sqlite3's errors carry no `sql`: knex's prefix is recognised by its shape
+  if (/^(?:select|insert|update|delete|with|create|alter|drop|replace|pragma|savepoint|release|rollback)\b[\s\S]* - /i.test(m)) m = m.slice(m.lastIndexOf(' - ') + 3);
   return m.length > 500 ? `${m.slice(0, 500)}…` : m;
 }
 
