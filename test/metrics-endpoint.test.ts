@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import net from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
@@ -6,7 +8,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { mlflowApi } from './helpers/mlflow.ts';
 import { loadConfig } from '../core/config.ts';
 import { createApp } from '../server/app.ts';
-import { metricsUrl, startMetricsServer } from '../server/metrics.ts';
+import { metricsUrl, startClusterMetricsServer, startMetricsServer } from '../server/metrics.ts';
 import { routeLabels } from '../server/route-label.ts';
 import { createDb } from '../db/knex.ts';
 import { withTransaction } from '../db/tx.ts';
@@ -64,6 +66,43 @@ describe('metrics are off by default', () => {
     expect(loadConfig({}).metricsHost).toBe('127.0.0.1');
     expect(await startMetricsServer(loadConfig({}))).toBeUndefined();
     expect(() => loadConfig({ MLTRACK_METRICS_PORT: 'x' })).toThrow(/MLTRACK_METRICS_PORT/);
+  });
+});
+
+describe('under node:cluster', () => {
+  it("the primary serves the sum of its workers' registries", async () => {
+    // a free port for the workers to share (cluster hands the primary's listening socket to them)
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const primary = (await startClusterMetricsServer(loadConfig({ MLTRACK_METRICS_PORT: '0' })))!;
+    cluster.setupPrimary({ exec: new URL('./fixtures/metrics-worker.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'], silent: true });
+    const plan = [{ requests: 3, points: 10 }, { requests: 5, points: 32 }];
+    const workers = plan.map((p) =>
+      cluster.fork({ FIXTURE_PORT: String(port), FIXTURE_REQUESTS: String(p.requests), FIXTURE_POINTS: String(p.points) }),
+    );
+    try {
+      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+      })));
+      await tick();
+      const samples = parse(await (await fetch(metricsUrl(primary))).text());
+      expect(samples.get(key('mltrack_http_requests_total', { method: 'GET', route: '/health', status: '200' }))).toBe(8);
+      expect(samples.get(key('mltrack_http_request_duration_seconds_count', { method: 'GET', route: '/health', status: '200' }))).toBe(8);
+      expect(samples.get('mltrack_metric_points_ingested_total')).toBe(42);
+      // each worker's SQLite pool: one connection at most
+      expect(samples.get('mltrack_db_pool_max_connections')).toBe(2);
+    } finally {
+      await Promise.all(workers.map((w) => new Promise((r) => {
+        w.once('exit', r);
+        w.disconnect();
+      })));
+      await new Promise((r) => primary.close(r));
+    }
   });
 });
 
