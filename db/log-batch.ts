@@ -4,7 +4,6 @@ import { invalidParam } from '../core/errors.ts';
 import { cmpInt64, int64Bind, int64Col, storedValue, type Int64 } from '../core/codecs.ts';
 import { chunk, INSERT_CHUNK, retryOnDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveRun, RUN_NAME_TAG, upsertTags, type RunRow } from './runs.ts';
-import { notePointsIngested } from './observe.ts';
 import type { DbLatestMetricRow, DbMetricRow, DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
 export interface MetricIn {
@@ -69,7 +68,6 @@ export async function logBatch(
     });
   // Two requests racing to insert the same new param: the loser runs again and sees the other's row.
   await retryOnDuplicateKey(attempt);
-  notePointsIngested(batch.metrics.length);
 }
 
 async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: boolean) {

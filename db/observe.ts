@@ -31,7 +31,7 @@ const pointsIngested = registry<number>();
 /** `fn(code)` each time withTransaction retries a whole transaction; code is the driver's (ER_LOCK_DEADLOCK, SQLITE_BUSY…). */
 export const onTxRetry = txRetries.on;
 
-/** `fn(n)` each time a batch of n metric points has been committed (log-batch, log-metric). */
+/** `fn(n)` each time a request's n metric points have been committed (routers/runs.ts: log-batch, log-metric). */
 export const onPointsIngested = pointsIngested.on;
 
 /** The error's code as a bounded label: the driver's symbolic code, else its errno, else "unknown". */

@@ -50,8 +50,8 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
       return await db.transaction(fn);
     } catch (err) {
       if (i >= attempts || !isRetryable(err)) throw err;
-      noteTxRetry(err);
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
+      noteTxRetry(err);
     }
   }
 }
