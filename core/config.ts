@@ -18,18 +18,18 @@ export interface Config {
   maxArtifactBytes: number;
   /** One line per request on stdout (MLTRACK_ACCESS_LOG=0 turns it off). */
   accessLog: boolean;
-  /** MLflow's MLFLOW_TRUNCATE_LONG_VALUES: over-long param (6000) and tag (8000) values are truncated, not refused. */
-  truncateLongValues: boolean;
-  /** Bound on every database statement and connection acquisition, ms (MLTRACK_DB_TIMEOUT_MS); then 503. */
-  dbTimeoutMs: number;
-  /** How long a SIGTERM/SIGINT waits for requests in flight before forcing the exit, ms (MLTRACK_DRAIN_TIMEOUT_MS). */
-  drainTimeoutMs: number;
   /** Prometheus endpoint's own port (MLTRACK_METRICS_PORT); undefined: no metrics at all. Never the public port. */
   metricsPort: number | undefined;
   /** Address of the metrics listener (MLTRACK_METRICS_HOST), loopback by default. */
   metricsHost: string;
   /** Access log and server errors as text lines or one JSON object per line (MLTRACK_LOG_FORMAT). */
   logFormat: 'text' | 'json';
+  /** MLflow's MLFLOW_TRUNCATE_LONG_VALUES: over-long param (6000) and tag (8000) values are truncated, not refused. */
+  truncateLongValues: boolean;
+  /** Bound on every database statement and connection acquisition, ms (MLTRACK_DB_TIMEOUT_MS); then 503. */
+  dbTimeoutMs: number;
+  /** How long a SIGTERM/SIGINT waits for requests in flight before forcing the exit, ms (MLTRACK_DRAIN_TIMEOUT_MS). */
+  drainTimeoutMs: number;
 }
 
 function msSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -53,12 +53,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     artifactsDir: path.resolve(env.ARTIFACTS_DIR || path.join(dataDir, 'artifacts')),
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES ? Number(env.MAX_ARTIFACT_BYTES) : 5 * 1024 * 1024 * 1024,
     accessLog: !['0', 'false', 'off'].includes((env.MLTRACK_ACCESS_LOG ?? '1').toLowerCase()),
-    truncateLongValues: !['0', 'false'].includes((env.MLFLOW_TRUNCATE_LONG_VALUES ?? 'true').toLowerCase()),
-    dbTimeoutMs: msSetting(env, 'MLTRACK_DB_TIMEOUT_MS', 30_000),
-    drainTimeoutMs: msSetting(env, 'MLTRACK_DRAIN_TIMEOUT_MS', 30_000),
     metricsPort: portSetting(env, 'MLTRACK_METRICS_PORT'),
     metricsHost: env.MLTRACK_METRICS_HOST || '127.0.0.1',
     logFormat: logFormatSetting(env.MLTRACK_LOG_FORMAT),
+    truncateLongValues: !['0', 'false'].includes((env.MLFLOW_TRUNCATE_LONG_VALUES ?? 'true').toLowerCase()),
+    dbTimeoutMs: msSetting(env, 'MLTRACK_DB_TIMEOUT_MS', 30_000),
+    drainTimeoutMs: msSetting(env, 'MLTRACK_DRAIN_TIMEOUT_MS', 30_000),
   };
 }
 

@@ -13,8 +13,8 @@
  *   plus prom-client's default process metrics (CPU, memory, event loop lag, GC).
  *
  * One registry per process. Under node:cluster each worker collects its own and answers the primary's
- * prom-client IPC request; the primary serves the sum with startClusterMetricsServer() (counters and histograms add
- * up across workers; so do the pool gauges, which then say how many connections the whole server holds).
+ * prom-client IPC request; the primary's startMetricsServer() serves their sum (counters and histograms add up across
+ * workers; so do the pool gauges, which then say how many connections the whole server holds).
  * SQLite's pool is the same tarn pool with one connection: used/free says whether it is busy, pending acquires how
  * many requests queue for it.
  */
@@ -182,25 +182,23 @@ export function metricsUrl(server: http.Server): string {
 }
 
 /**
- * Serves this process's metrics on MLTRACK_METRICS_PORT, if set; resolves to the listener (undefined when off).
- * In a cluster worker it does nothing: the primary serves every worker's sum (startClusterMetricsServer).
+ * Serves metrics on MLTRACK_METRICS_PORT, if set; resolves to the listener (undefined when off). Call it once, in the
+ * process that owns the port (a single server, or the primary of a node:cluster, in any order with the fork calls):
+ * while the process has cluster workers, a scrape answers the sum of their registries, asked over IPC
+ * (prom-client's AggregatorRegistry; a worker that does not answer within 5 s fails that scrape with 500); without
+ * workers, its own registry. In a cluster worker it does nothing.
  */
 export async function startMetricsServer(config: Config): Promise<http.Server | undefined> {
   if (config.metricsPort === undefined || cluster.isWorker) return undefined;
   const { registry } = processMetrics();
-  const server = await listen(config, () => registry.metrics(), registry.contentType);
-  console.log(`mltrack metrics on ${metricsUrl(server)}`);
-  return server;
-}
-
-/**
- * For the primary of a node:cluster: serves on MLTRACK_METRICS_PORT the sum of its workers' registries, asked over
- * IPC at each scrape (prom-client's AggregatorRegistry; a worker that does not answer within 5 s fails the scrape).
- */
-export async function startClusterMetricsServer(config: Config): Promise<http.Server | undefined> {
-  if (config.metricsPort === undefined) return undefined;
+  // constructing it installs the primary's listener for the workers' answers
   const aggregator = new AggregatorRegistry();
-  const server = await listen(config, () => aggregator.clusterMetrics(), aggregator.contentType);
-  console.log(`mltrack metrics (all workers) on ${metricsUrl(server)}`);
+  const hasWorkers = () => Object.values(cluster.workers ?? {}).some((w) => w?.isConnected());
+  const server = await listen(
+    config,
+    () => (hasWorkers() ? aggregator.clusterMetrics() : registry.metrics()),
+    registry.contentType,
+  );
+  console.log(`mltrack metrics on ${metricsUrl(server)}`);
   return server;
 }

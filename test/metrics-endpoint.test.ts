@@ -8,7 +8,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { mlflowApi } from './helpers/mlflow.ts';
 import { loadConfig } from '../core/config.ts';
 import { createApp } from '../server/app.ts';
-import { metricsUrl, startClusterMetricsServer, startMetricsServer } from '../server/metrics.ts';
+import { metricsUrl, startMetricsServer } from '../server/metrics.ts';
 import { routeLabels } from '../server/route-label.ts';
 import { createDb } from '../db/knex.ts';
 import { withTransaction } from '../db/tx.ts';
@@ -78,7 +78,7 @@ describe('under node:cluster', () => {
         probe.close(() => resolve(p));
       });
     });
-    const primary = (await startClusterMetricsServer(loadConfig({ MLTRACK_METRICS_PORT: '0' })))!;
+    const primary = (await startMetricsServer(loadConfig({ MLTRACK_METRICS_PORT: '0' })))!;
     cluster.setupPrimary({ exec: new URL('./fixtures/metrics-worker.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'], silent: true });
     const plan = [{ requests: 3, points: 10 }, { requests: 5, points: 32 }];
     const workers = plan.map((p) =>
