@@ -135,6 +135,27 @@ describe.each(DB_KINDS)('artifacts across two servers (%s)', (kind) => {
     console.log(`[artifacts-multi-server ${kind}] last writer: server A ${wins.a}, server B ${wins.b} of ${ROUNDS}`);
   });
 
+  it('a temp file left by a killed server is swept by the next upload into its folder once an hour old; a live one stays', async () => {
+    const run = await api.newRun('0');
+    const dirRel = `${run.info.artifact_uri.replace(/^mlflow-artifacts:\//, '')}/ckpt`;
+    const url = `/api/v4/projects/${a.project.id}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts/${dirRel}`;
+    // the folder as a server killed mid-upload left it (written by another process: this one never swept it)
+    const dir = path.join(artifactsDir, 'p', String(a.project.id), dirRel);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'first.bin'), 'first');
+    const dead = path.join(dir, '.model.bin.upload-00000000deadbeef');
+    const live = path.join(dir, '.other.bin.upload-00000000a11fe000');
+    await fs.writeFile(dead, 'half an upload');
+    await fs.writeFile(live, 'an upload still running on another server');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(dead, twoHoursAgo, twoHoursAgo);
+    const listed = await send(b, 'GET', `/api/v4/projects/${a.project.id}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(dirRel)}`, a.tokens.write);
+    expect(JSON.parse(listed.body.toString()).files.map((f: { path: string }) => f.path)).toEqual(['first.bin']);
+    expect((await send(b, 'PUT', `${url}/second.bin`, a.tokens.write, Buffer.from('second'))).status).toBe(200);
+    expect((await fs.readdir(dir)).sort()).toEqual(['.other.bin.upload-00000000a11fe000', 'first.bin', 'second.bin']);
+    await fs.rm(live);
+  });
+
   it('an upload cut off halfway through one server leaves the stored file whole and no temp file', async () => {
     const run = await api.newRun('0');
     const rel = `${run.info.artifact_uri.replace(/^mlflow-artifacts:\//, '')}/data.bin`;
