@@ -6,6 +6,7 @@ import { bootstrap, type BootstrapResult } from './bootstrap.ts';
 import { defaultWorkers, markWorker, runPrimary, workerWriteGate } from './workers.ts';
 import { setWriteGate } from '../db/tx.ts';
 import { VERSION } from './version.ts';
+import { startMetricsServer } from './metrics.ts';
 
 const config = loadConfig();
 const mysql = /^mysql2?:\/\//.test(config.databaseUrl ?? '');
@@ -40,6 +41,8 @@ if (cluster.isPrimary) {
   } finally {
     await migrator.destroy();
   }
+  // MLTRACK_METRICS_PORT: its own listener, off by default; in the primary, which serves the workers' sum
+  await startMetricsServer(config);
 }
 
 if (cluster.isPrimary && workers > 1) {
