@@ -7,7 +7,8 @@ import { freePort, groupPids, startNpm, type StartedServer } from './helpers/loa
  * The server with MLTRACK_WORKERS=2, started as the README says (`npm start`), on both databases (issue 11, item 1):
  * both workers answer on the one port; parallel log-batch requests into one run through both workers are all
  * answered 200 (no SQLITE_BUSY or deadlock reaches a client) and every point is stored once; a worker killed with
- * SIGKILL is replaced; SIGTERM to the server drains every worker and exits 0.
+ * SIGKILL is replaced; the metrics listener (MLTRACK_METRICS_PORT) counts both workers' points; SIGTERM to the server
+ * drains every worker and exits 0.
  */
 const TOKEN = 'mltpat-workers-test-token-00000000000000';
 const BASE = '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow';
@@ -72,6 +73,8 @@ describe.each(DB_KINDS)('two worker processes (%s)', (kind) => {
     const env: Record<string, string> = { DATA_DIR: t.dataDir, MLTRACK_INITIAL_TOKEN: TOKEN, MLTRACK_WORKERS: '2', MLTRACK_DRAIN_TIMEOUT_MS: '10000' };
     if (t.url) env.DATABASE_URL = t.url;
     const port = await freePort();
+    const metricsPort = await freePort();
+    env.MLTRACK_METRICS_PORT = String(metricsPort);
     const server = await startNpm(env, port);
     servers.push(server);
     expect(server.output()).toMatch(/listening on .*, 2 workers \(\d+, \d+\)/);
@@ -112,6 +115,11 @@ describe.each(DB_KINDS)('two worker processes (%s)', (kind) => {
     expect(steps).toEqual(Array.from({ length: BATCHES * 5 }, (_, i) => i));
     const run = await request(port, 'GET', `${BASE}/runs/get?run_id=${runId}`, false);
     expect(run.body.run.data.params).toHaveLength(BATCHES);
+
+    // the primary's metrics listener sums both workers' counters
+    const metrics = await request(metricsPort, 'GET', '/metrics', false);
+    expect(metrics.status).toBe(200);
+    expect(String(metrics.body)).toMatch(new RegExp(`^mltrack_metric_points_ingested_total ${BATCHES * 5}$`, 'm'));
 
     // a worker that dies is replaced, and the server goes on answering on the same port
     const victim = Number([...first][0]);
