@@ -32,7 +32,6 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
     db<DbInputTagRow>('input_tags').whereIn('run_id', ids).orderBy(['run_id', 'dataset_id', 'key']).select('run_id', 'dataset_id', 'key', 'value'),
   ]);
   const group = <T extends { run_id: number }>(rows: T[]) => groupBy(rows, (r) => r.run_id);
-  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   const mBy = group(metrics);
   const pBy = group(params);
   const tBy = group(tags);
@@ -74,6 +73,15 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
     out.push({ info: runInfo(run), data, inputs: runInputs, outputs: {} });
   }
   return out;
+}
+
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** A run just created, as loadRuns would read it back (runs/create answers it without reading). */
+export function newRunView(row: RunRow, tags: readonly { key: string; value: string }[]): Run {
+  const data: Run['data'] = {};
+  if (tags.length) data.tags = [...tags].sort(byKey).map((t) => ({ key: t.key, value: t.value }));
+  return { info: runInfo(row), data, inputs: {}, outputs: {} };
 }
 
 export function runInfo(run: RunRow): RunInfo {

@@ -4,7 +4,7 @@ import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, requiredString, runInfoOut, runOut, runRequest, runStatus } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
-import { loadRuns, runInfo } from '../db/run-view.ts';
+import { loadRuns, newRunView, runInfo } from '../db/run-view.ts';
 import { logInputs, type DatasetIn } from '../db/datasets.ts';
 import { appendLoggedModel } from '../db/log-model-history.ts';
 import {
@@ -60,7 +60,7 @@ export const runsRouter = router({
       const nameTag = tags.find((t) => t.key === runs.RUN_NAME_TAG);
       if (nameTag) validateRunName(nameTag.value);
       const userTag = tags.find((t) => t.key === 'mlflow.user')?.value;
-      const id = await runs.createRun(ctx.db, {
+      const created = await runs.createRun(ctx.db, {
         projectId: ctx.project.id,
         experimentId: input.experiment_id || '0',
         userId: validateUserId(input.user_id || userTag || ctx.user.username),
@@ -69,8 +69,7 @@ export const runsRouter = router({
         startTime: input.start_time ?? Date.now(),
         tags,
       });
-      const [run] = await loadRuns(ctx.db, [id]);
-      return { run: run! };
+      return { run: newRunView(created.row, created.tags) };
     }),
 
   get: readProcedure
