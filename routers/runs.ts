@@ -4,7 +4,9 @@ import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, requiredString, runInfoOut, runOut, runRequest, runStatus } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
-import { loadRuns, newRunView, runInfo } from '../db/run-view.ts';
+import { getRunView, loadRuns, newRunView, runInfo } from '../db/run-view.ts';
+import { hotPath } from '../db/hot.ts';
+import { notFound } from '../core/errors.ts';
 import { logInputs, type DatasetIn } from '../db/datasets.ts';
 import { appendLoggedModel } from '../db/log-model-history.ts';
 import {
@@ -77,6 +79,11 @@ export const runsRouter = router({
     .input(runRequest({}))
     .output(z.object({ run: runOut }))
     .query(async ({ ctx, input }) => {
+      if (hotPath.enabled) {
+        const run = await getRunView(ctx.db, ctx.project.id, input.run_id);
+        if (!run) throw notFound(`Run with id=${input.run_id} not found`);
+        return { run };
+      }
       const row = await runs.requireRun(ctx.db, ctx.project.id, input.run_id);
       const [run] = await loadRuns(ctx.db, [row]);
       return { run: run! };
