@@ -136,10 +136,10 @@ const experimentFacts = new WeakMap<Db, Map<string, ExperimentFacts>>();
 const EXPERIMENT_FACTS_MAX = 10_000;
 
 /** INSERT … SELECT: the run is written only if its experiment is (still) the project's and active. */
-const INSERT_RUN =
+export const INSERT_RUN =
   'INSERT INTO runs (run_uuid, project_id, experiment_id, name, user_id, creator_id, status, start_time, end_time, lifecycle_stage, artifact_uri) ' +
   "SELECT ?, ?, e.id, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ? FROM experiments e WHERE e.id = ? AND e.project_id = ? AND e.lifecycle_stage = 'active'";
-const insertTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, value) VALUES ' + Array(n).fill('(?, ?, ?)').join(', ');
+export const insertTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, value) VALUES ' + Array(n).fill('(?, ?, ?)').join(', ');
 
 /**
  * runs/create in 4 statements (BEGIN, INSERT run, INSERT tags, COMMIT), with fixed SQL on the pool's connection
