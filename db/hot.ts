@@ -27,14 +27,17 @@ export interface WriteResult {
 }
 
 /** One statement on a connection of the pool: rows for a SELECT, WriteResult otherwise. */
-export type Exec = <T = unknown>(sql: string, bindings?: unknown[]) => Promise<T>;
+export type Exec = (<T = unknown>(sql: string, bindings?: unknown[]) => Promise<T>) & {
+  /** A Galera node's connection: only its plain SELECTs wait for what the cluster committed (db/knex.ts). */
+  causalReads?: boolean;
+};
 
 const announce = (db: Db, sql: string, bindings: unknown[]) => db.client.emit('query', { sql, bindings, method: 'raw' });
 
 function executor(db: Db, conn: unknown): Exec {
   if (isMysql(db)) {
-    const c = conn as MysqlConn;
-    return <T>(sql: string, bindings: unknown[] = []) => {
+    const c = conn as MysqlConn & { causalReads?: boolean };
+    const exec: Exec = <T>(sql: string, bindings: unknown[] = []) => {
       announce(db, sql, bindings);
       // the object form, so that db/knex.ts's per-statement timeout applies
       return new Promise<T>((resolve, reject) =>
@@ -46,6 +49,8 @@ function executor(db: Db, conn: unknown): Exec {
         }),
       );
     };
+    exec.causalReads = c.causalReads === true;
+    return exec;
   }
   const c = conn as SqliteConn;
   return <T>(sql: string, bindings: unknown[] = []) => {

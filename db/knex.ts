@@ -101,6 +101,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
             if (err) return done(err, conn);
             const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
             if (!on) return done(null, conn);
+            (conn as MysqlConnection & { causalReads?: boolean }).causalReads = true; // db/hot.ts: INSERT … SELECT is no SELECT
             conn.query('SET SESSION wsrep_sync_wait = 1', (e: Error | null) => done(e, conn));
           });
         },

@@ -160,6 +160,9 @@ async function insertRunHot(db: Db, r: NewRun, runUuid: string, name: string, st
     const artifactUri = runArtifactUri(exp.artifactLocation, runUuid);
     const facts = exp;
     const id = await hotTransaction(db, async (exec) => {
+      // On Galera the INSERT … SELECT below does not wait for the cluster (wsrep_sync_wait=1 covers plain SELECTs):
+      // this SELECT does, so an experiment deleted through another node a moment ago is seen deleted here.
+      if (exec.causalReads) await exec('SELECT id FROM experiments WHERE id = ?', [facts.id]);
       const run = await exec<WriteResult>(INSERT_RUN, [runUuid, r.projectId, name, r.userId, r.creatorId, startTime, artifactUri, facts.id, r.projectId]);
       if (run.changes === 0) return undefined;
       for (const part of chunk(tags, INSERT_CHUNK)) {
