@@ -77,8 +77,10 @@ export const hotQuery = <T = unknown>(db: Db, sql: string, bindings: unknown[] =
 
 /**
  * `fn` in one transaction on one pooled connection, retried whole on a deadlock or a busy SQLite as withTransaction
- * does (up to 10 attempts with jittered backoff). SQLite takes the write lock at BEGIN IMMEDIATE, so that another
- * process's writer makes it wait (busy_timeout) instead of failing at the first write.
+ * does (up to 10 attempts, jittered backoff). Not knex's transaction: its set-up cost ~0.1 ms of CPU per runs/create
+ * on either database (measured in-process, alternating rounds: SQLite 0.21 against 0.11 ms a create, MariaDB 0.34
+ * against 0.23). SQLite takes the write lock at BEGIN IMMEDIATE, so that another process's writer makes it wait
+ * (busy_timeout) instead of failing at its first write.
  */
 export async function hotTransaction<T>(db: Db, fn: (exec: Exec) => Promise<T>, attempts = 10): Promise<T> {
   const begin = isMysql(db) ? 'BEGIN' : 'BEGIN IMMEDIATE';
