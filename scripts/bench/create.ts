@@ -6,7 +6,8 @@
  * statements mltrack's create path issues) run by a bare driver on the same database in the same run
  * (better-sqlite3 prepared statements; raw mysql2 with as many connections as mltrack's pool, 10 at most).
  * Prints req/s, mltrack/bare, the server's CPU per request, and the HTTP floor: GET /health (no database, no auth)
- * through the same client at the same concurrency, which no HTTP request can beat.
+ * through the same client at the same concurrency, which no HTTP request can beat. MLTRACK_BENCH_DB_PID (a MySQL
+ * server's pid on this machine) adds the database server's CPU per request.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +25,8 @@ const CLIENTS = [1, 20];
 const N = Number(process.env.BENCH_CREATE_N || 1500);
 const WARMUP = Number(process.env.BENCH_CREATE_WARMUP || 2000);
 const MYSQL_POOL = 10; // db/knex.ts: pool.max
+/** The MySQL server's pid (same machine), to report its CPU per request too; shared servers make this noisy. */
+const DB_PID = Number(process.env.MLTRACK_BENCH_DB_PID || 0);
 
 /** What an MLflow client sends to start a run (mlflow.start_run: user, source name and type, a run name). */
 const body = (i: number) => ({
@@ -98,7 +101,7 @@ async function drive(clients: number, n: number, one: (i: number) => Promise<voi
   return (n / (performance.now() - t0)) * 1000;
 }
 
-interface Figures { rps: number; cpu: number; health: number }
+interface Figures { rps: number; cpu: number; health: number; dbCpu?: number }
 
 function health(c: Child): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -110,15 +113,18 @@ function health(c: Child): Promise<void> {
 }
 
 /** mltrack's runs/create at each concurrency: req/s and the server's CPU ms per request. */
-async function measureServer(c: Child): Promise<Figures[]> {
+async function measureServer(c: Child, kind: 'sqlite' | 'mysql'): Promise<Figures[]> {
   await drive(4, WARMUP, (i) => createRun(c, i)); // warm-up: JIT, pool, experiment lookup
   const out: Figures[] = [];
   for (const clients of CLIENTS) {
+    const dbPid = kind === 'mysql' && DB_PID ? DB_PID : 0;
     const cpu0 = cpuMs(c.proc.pid!);
+    const db0 = dbPid ? cpuMs(dbPid) : 0;
     const rps = await drive(clients, N, (i) => createRun(c, i));
     const cpu = (cpuMs(c.proc.pid!) - cpu0) / N;
+    const dbCpu = dbPid ? (cpuMs(dbPid) - db0) / N : undefined;
     // the HTTP floor: GET /health (no database, no auth) through the same client at the same concurrency
-    out.push({ rps, cpu, health: await drive(clients, N, () => health(c)) });
+    out.push({ rps, cpu, dbCpu, health: await drive(clients, N, () => health(c)) });
   }
   return out;
 }
@@ -205,7 +211,7 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
     try {
       const child = await startChild({ BENCH_DATA_DIR: store.dataDir, BENCH_DATABASE_URL: store.url, BENCH_PLAIN: mode === 'before' ? '1' : '0' });
       try {
-        results[mode] = await measureServer(child);
+        results[mode] = await measureServer(child, kind);
       } finally {
         await stopChild(child);
       }
@@ -231,7 +237,9 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
     console.log(
       `[${kind}] runs/create, ${String(clients).padStart(2)} client(s): mltrack ${fmt(after.rps)} req/s (before ${fmt(before.rps)}) | ` +
         `bare driver ${fmt(bare[i]!)} tx/s | mltrack/bare ${fmt(after.rps / bare[i]!, 2)} (before ${fmt(before.rps / bare[i]!, 2)}) | ` +
-        `server CPU ${fmt(after.cpu, 3)} ms/request (before ${fmt(before.cpu, 3)}) | HTTP floor (GET /health) ${fmt(after.health)} req/s`,
+        `server CPU ${fmt(after.cpu, 3)} ms/request (before ${fmt(before.cpu, 3)}) | ` +
+        (after.dbCpu !== undefined ? `database CPU ${fmt(after.dbCpu, 3)} ms/request (before ${fmt(before.dbCpu!, 3)}) | ` : '') +
+        `HTTP floor (GET /health) ${fmt(after.health)} req/s`,
     );
   });
 }
