@@ -9,7 +9,7 @@ export type Db = Knex;
 export type Trx = Knex.Transaction;
 
 /** Converts SQLite's BigInt results back to numbers where that loses nothing; big values stay BigInt. */
-function unbig(value: unknown): unknown {
+export function unbig(value: unknown): unknown {
   if (typeof value === 'bigint') return fromBigInt(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = unbig(value[i]);
@@ -101,6 +101,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
             if (err) return done(err, conn);
             const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
             if (!on) return done(null, conn);
+            (conn as MysqlConnection & { causalReads?: boolean }).causalReads = true; // db/hot.ts: INSERT … SELECT is no SELECT
             conn.query('SET SESSION wsrep_sync_wait = 1', (e: Error | null) => done(e, conn));
           });
         },
@@ -143,9 +144,12 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
           // another process writes gets SQLITE_BUSY at once, without waiting on busy_timeout (SQLite cannot let it
           // wait: its snapshot is stale). BEGIN IMMEDIATE takes the write lock up front, so writers queue on
           // busy_timeout instead (measured, test/workers.test.ts: 400 parallel batches into one run through 2 workers
-          // got 39 answers 500 SQLITE_BUSY_SNAPSHOT with BEGIN, none with BEGIN IMMEDIATE).
+          // got 39 answers 500 SQLITE_BUSY_SNAPSHOT with BEGIN, none with BEGIN IMMEDIATE; measured before the write gate of
+          // server/workers.ts, which now queues the workers' transactions: this stays for writes outside it).
           const prepare = conn.prepare.bind(conn);
           conn.prepare = ((sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql)) as typeof conn.prepare;
+          // the statement cache wraps the above, so the rewrite runs only when a statement is first prepared
+          if (sqliteStatementCache.enabled) cachePreparedStatements(conn);
           done(null, conn);
         } catch (err) {
           done(err as Error, conn);
@@ -156,6 +160,29 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
     migrations: { migrationSource, tableName: 'knex_migrations' },
     log: knexLog,
   };
+}
+
+/** Off only for the bench's same-run "before" figures (scripts/bench/create.ts); read when a connection opens. */
+export const sqliteStatementCache = { enabled: true };
+
+/**
+ * knex prepares every statement anew for each query (better-sqlite3's `prepare` was 16% of the server's CPU under
+ * runs/create, measured with --cpu-prof): the connection keeps its prepared statements by SQL text instead. Reusing
+ * one is safe because knex runs each with all()/run(), which finish (and reset it) before returning; SQLite
+ * re-prepares a statement itself when the schema changes. Bounded: SQL that differs per call (IN lists of varying
+ * length, multi-row inserts) would otherwise grow it without end; on overflow the oldest entry goes.
+ */
+function cachePreparedStatements(conn: BetterSqlite3.Database, max = 500) {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  conn.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (st) return st;
+    st = prepare(sql);
+    if (cache.size >= max) cache.delete(cache.keys().next().value!);
+    cache.set(sql, st);
+    return st;
+  }) as typeof conn.prepare;
 }
 
 export function createDb(databaseUrl: string | undefined, dataDir: string, opts: DbOptions = {}): Db {
