@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { errorMessage, trpc } from '../api.ts';
+import { errorMessage, preloadedOr, trpc } from '../api.ts';
 import { href, setQuery } from '../router.ts';
 import { Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
 import type { XMode } from './Chart.tsx';
@@ -14,7 +14,7 @@ const num = (v: unknown) => (v == null ? null : Number(v));
 
 export default function RunPage({ experimentId, runId, query, canWrite }: { experimentId: string; runId: string; query: URLSearchParams; canWrite: boolean }) {
   const tab = query.get('tab') ?? 'overview';
-  const q = useQuery({ queryKey: ['run', runId], queryFn: () => trpc.runs.get.query({ run_id: runId }) });
+  const q = useQuery({ queryKey: ['run', runId], queryFn: () => preloadedOr('runs.get', { run_id: runId }, () => trpc.runs.get.query({ run_id: runId })) });
   if (q.isPending) return <Loading what="run" />;
   if (q.isError) return <Problem error={q.error} action={<a href={href(`/experiments/${experimentId}`)}>Back to the runs</a>} />;
   const run = q.data.run;
