@@ -10,6 +10,7 @@ import { allInput, decodeCols, DEFAULT_SORT, defaultCols, encodeCols, headInput,
 import { href, setQuery } from '../router.ts';
 import { downloadCsv, Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
 import { ColumnChooser } from './ColumnChooser.tsx';
+import { FilterBox } from './FilterBox.tsx';
 import type { ColRef } from '../preload.ts';
 
 interface Col { id: string; label: string; numeric: boolean; width: number }
@@ -173,8 +174,7 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
       <h1>{expName ?? 'Experiment'} <span className="muted">runs</span></h1>
       <form className="row" onSubmit={(e: FormEvent) => { e.preventDefault(); setQuery({ filter: filterText.trim() || undefined }); }}>
         <label htmlFor="filter">Filter</label>
-        <input id="filter" style={{ flex: 1, minWidth: '20rem' }} value={filterText} onChange={(e) => setFilterText(e.target.value)}
-          placeholder={'metrics.accuracy > 0.9 and params.model = "cnn"'} aria-describedby={runs.isError ? 'filter-error' : undefined} aria-invalid={runs.isError || undefined} />
+        <FilterBox value={filterText} onChange={setFilterText} keys={keys.data} invalid={runs.isError} describedBy={runs.isError ? 'filter-error' : undefined} />
         <button type="submit">Apply</button>
         {filter && <button type="button" onClick={() => setQuery({ filter: undefined })}>Clear</button>}
       </form>
