@@ -6,7 +6,7 @@
 // The app takes each answer once with takePreloaded(path, input): the same path and input (built by the same
 // functions below) → the preloaded data; anything else, or a failed request, → undefined and the app asks itself
 // (so errors surface through the tRPC client with their codes, as before).
-import { int64Transformer } from '../../core/transformer.ts';
+import { int64Transformer } from '../../client/index.ts';
 import { parseHash } from './routes.ts';
 
 export interface ColRef { kind: 'metrics' | 'params' | 'tags'; key: string }
@@ -130,5 +130,9 @@ export function preloadRoute(): void {
     }
   } else if (route.name === 'run') {
     trpcGet('runs.get', { run_id: route.runId });
+    // the chart code (uPlot, a lazy chunk) starts loading now rather than after the run page has rendered
+    if (query.get('tab') === 'charts') void import('./views/Chart.tsx');
+  } else if (route.name === 'compare') {
+    void import('./views/Chart.tsx');
   }
 }

@@ -1,6 +1,7 @@
 import { lazy, Suspense, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { errorMessage, preloadedOr, trpc } from '../api.ts';
+import { decodeColumn } from '../../../client/index.ts';
 import { href, setQuery } from '../router.ts';
 import { Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
 import type { XMode } from './Chart.tsx';
@@ -60,7 +61,7 @@ function Overview({ run, tags, canWrite, experimentId }: { run: RunData; tags: M
           <tr><th scope="row">Source</th><td>{tags.get('mlflow.source.name') ?? ''}</td></tr>
           <tr><th scope="row">Git commit</th><td>{tags.get('mlflow.source.git.commit') ? <code>{tags.get('mlflow.source.git.commit')}</code> : ''}</td></tr>
           <tr><th scope="row">Parent run</th><td>{parent ? <a href={href(`/experiments/${experimentId}/runs/${parent}`)}>{parent}</a> : 'none'}</td></tr>
-          <tr><th scope="row">Child runs</th><td>{children.data?.runIds.length ? children.data.runIds.map((id, i) => <span key={id}><a href={href(`/experiments/${experimentId}/runs/${id}`)}>{String(children.data!.columns['attr.name']![i] || id)}</a> </span>) : 'none'}</td></tr>
+          <tr><th scope="row">Child runs</th><td>{children.data?.runIds.length ? children.data.runIds.map((id, i) => <span key={id}><a href={href(`/experiments/${experimentId}/runs/${id}`)}>{String(decodeColumn(children.data!.columns['attr.name']!)[i] || id)}</a> </span>) : 'none'}</td></tr>
           <tr><th scope="row">Logged models</th><td>{models.length ? models.map((m) => <code key={m.model_id}>{m.model_id} </code>) : 'none'}</td></tr>
         </tbody>
       </table>

@@ -11,6 +11,7 @@ import { href, setQuery } from '../router.ts';
 import { downloadCsv, Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
 import { ColumnChooser } from './ColumnChooser.tsx';
 import { FilterBox } from './FilterBox.tsx';
+import { decodeColumn } from '../../../client/index.ts';
 import type { ColRef } from '../preload.ts';
 
 interface Col { id: string; label: string; numeric: boolean; width: number }
@@ -35,17 +36,21 @@ function compare(a: unknown, b: unknown): number {
 }
 
 /** Every run of the query, in pages of PAGE_ROWS (up to 50,000). */
+type Page = Awaited<ReturnType<typeof trpc.ui.runs.query>>;
+const decodePage = (p: Page) => Object.fromEntries(Object.entries(p.columns).map(([k, c]) => [k, decodeColumn(c)]));
+
 async function fetchAll(input: RunsInput) {
   const first = allInput(input);
   let page = await preloadedOr('ui.runs', first, () => trpc.ui.runs.query(first));
   performance.mark('mltrack:runs-data');
   const total = page.total;
   const runIds = [...page.runIds];
-  const columns = page.columns;
+  const columns = decodePage(page);
   while (page.nextCursor && runIds.length < 50_000) {
     page = await trpc.ui.runs.query({ ...first, limit: PAGE_ROWS, cursor: page.nextCursor });
     runIds.push(...page.runIds);
-    for (const k of Object.keys(columns)) columns[k]!.push(...page.columns[k]!);
+    const more = decodePage(page);
+    for (const k of Object.keys(columns)) columns[k]!.push(...more[k]!);
   }
   return { total, runIds, columns, complete: true };
 }
@@ -83,7 +88,7 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
     queryFn: async () => {
       const hi = headInput(input, orderBy!);
       const p = await preloadedOr('ui.runs', hi, () => trpc.ui.runs.query(hi));
-      return { total: p.total, runIds: p.runIds, columns: p.columns, complete: !p.nextCursor };
+      return { total: p.total, runIds: p.runIds, columns: decodePage(p), complete: !p.nextCursor };
     },
     staleTime: Infinity,
   });
