@@ -1,7 +1,7 @@
 // The MLflow filter box with suggestions as you type: keys (attributes, and the experiment's metrics, params and
 // tags), then operators after a key, then `and` after a value. WAI-ARIA combobox pattern (1.2, list autocomplete):
 // the input keeps focus, ↓/↑ move through the options (aria-activedescendant), Enter or Tab takes one, Escape closes.
-import { useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { Keys } from '../preload.ts';
 
 const ATTRIBUTES = ['run_name', 'status', 'start_time', 'end_time', 'user_id', 'run_id', 'artifact_uri'];
@@ -64,14 +64,27 @@ export function FilterBox({ value, onChange, keys, invalid, describedBy }: { val
   const options = useMemo(() => suggestions(value.slice(0, caret), keys), [value, caret, keys]);
   const shown = open && options.length > 0;
 
+  // the caret to put back once React has written the new value (a value set by code moves the caret to the end)
+  const pendingCaret = useRef<number | undefined>(undefined);
+  useLayoutEffect(() => {
+    if (pendingCaret.current !== undefined && input.current) input.current.setSelectionRange(pendingCaret.current, pendingCaret.current);
+    pendingCaret.current = undefined;
+  });
   function take(o: Option) {
-    const before = value.slice(0, caret);
+    // the live text and caret, not the last render's: keys typed right after Enter must not be lost
+    const el = input.current!;
+    const text = el.value;
+    const at = el.selectionStart ?? text.length;
+    const before = text.slice(0, at);
     const word = /(\S*)$/.exec(before)![1]!;
     const head = before.slice(0, before.length - word.length) + o.text + ' ';
-    onChange(head + value.slice(caret).replace(/^\S*/, '').trimStart());
+    const next = head + text.slice(at).replace(/^\S*/, '').trimStart();
+    el.value = next;
+    el.setSelectionRange(head.length, head.length);
+    pendingCaret.current = head.length;
+    onChange(next);
     setCaret(head.length);
     setActive(-1);
-    requestAnimationFrame(() => input.current?.setSelectionRange(head.length, head.length));
   }
   function onKeyDown(e: KeyboardEvent<HTMLInputElement>) {
     if (e.key === 'ArrowDown') {
