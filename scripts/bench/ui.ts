@@ -135,7 +135,7 @@ async function browserFigures(t: BenchTarget, s: { eid: string; chartRunUuid: st
   console.log(`[browser] ${RUNS.toLocaleString('en-US')} runs × 36 columns, all rows loaded and shown (sortable): median ${f(median(complete))} (${complete.map(f).join(', ')}); baseline: the MLflow-shaped fetch above: ${f(median(base))}`);
   const keys = Object.keys(phases[0] ?? {});
   console.log(`  where the paint time goes (medians, ms after navigation): ${keys.map((k) => `${k} ${median(phases.map((x) => x[k] ?? NaN)).toFixed(0)}`).join(', ')}`);
-  console.log(`  ui.runs (10k × 30 columns) server, node client: ${await runsServerTime(t, s.eid, cols)}`);
+  console.log(`  ui.runs (${RUNS.toLocaleString("en-US")} runs × 30 columns) server, node client: ${await runsServerTime(t, s.eid, cols)}`);
   console.log(`[browser] sort ${RUNS.toLocaleString('en-US')} loaded runs by a metric, click → painted: median ${f(median(sort))} (${sort.map(f).join(', ')}); baseline: Array.sort of 10k objects alone: ${f(median(sortBase))}`);
 
   const charts: number[] = [], chartBase: number[] = [];
