@@ -55,6 +55,57 @@ export async function getMetricHistory(
   return { metrics: rows.map(toMetric), more };
 }
 
+export type HistoryRow = Pick<DbMetricRow, 'key' | 'value' | 'timestamp' | 'step' | 'is_nan'>;
+
+/** Where a page of a history left off: its last row's (timestamp, step, value, is_nan), as stored. */
+export interface HistoryCursor {
+  timestamp: Int64;
+  step: Int64;
+  value: number;
+  is_nan: boolean;
+}
+
+/**
+ * One page of a run's history of `key`, in the primary key's order (timestamp, step, value, is_nan), after `cursor`.
+ * Keyset paging: `timestamp >= t` leads so both databases seek straight to the cursor in the index (MariaDB 10.11 scans
+ * a row constructor `(timestamp, step, value, is_nan) > (…)` from the start of the key: EXPLAIN type ref, not range).
+ */
+export async function historyPage(
+  db: Db,
+  runId: number,
+  key: string,
+  cursor: HistoryCursor | null,
+  limit: number,
+): Promise<HistoryRow[]> {
+  const q = db<DbMetricRow>('metrics')
+    .where({ run_id: runId, key })
+    .orderBy([
+      { column: 'timestamp', order: 'asc' },
+      { column: 'step', order: 'asc' },
+      { column: 'value', order: 'asc' },
+      { column: 'is_nan', order: 'asc' },
+    ])
+    .limit(limit)
+    .select('key', 'value', 'timestamp', 'step', 'is_nan');
+  if (cursor) {
+    const t = int64Bind(cursor.timestamp);
+    const st = int64Bind(cursor.step);
+    const n = cursor.is_nan ? 1 : 0;
+    q.andWhere('timestamp', '>=', t).andWhereRaw(
+      '(timestamp > ? OR (timestamp = ? AND (step > ? OR (step = ? AND (value > ? OR (value = ? AND is_nan > ?))))))',
+      [t, t, st, st, cursor.value, cursor.value, n],
+    );
+  }
+  return q;
+}
+
+export const cursorOf = (r: HistoryRow): HistoryCursor => ({
+  timestamp: int64Col(r.timestamp),
+  step: int64Col(r.step),
+  value: Number(r.value),
+  is_nan: Number(r.is_nan) !== 0,
+});
+
 const cmpStep = (a: Int64, b: Int64) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Python's `bisect_left` / `bisect_right` on a sorted list of steps. */
