@@ -1,4 +1,5 @@
-import { cmpInt64, int64Col, type Int64 } from '../core/codecs.ts';
+import { cmpInt64, DOUBLE_MAX, int64Col, type Int64 } from '../core/codecs.ts';
+import type { Db } from './knex.ts';
 
 /**
  * Pre-aggregated metric buckets (table metric_rollups, migration 007; ui-plan §3.3): for each run, key and level L,
@@ -124,4 +125,84 @@ export function rollupBinds(runId: number, key: string, lvl: number, bucket: Int
     int64(a.first.step), int64(a.first.ts), a.first.value, a.first.nan ? 1 : 0,
     int64(a.last.step), int64(a.last.ts), a.last.value, a.last.nan ? 1 : 0,
   ];
+}
+
+// ---- Reading: the UI's downsampled history by step ----
+
+/** What the chart draws: x ascending; per bucket min, max (NaN: no number in it) and the value at its largest x. */
+export interface Buckets {
+  x: number[];
+  min: number[];
+  max: number[];
+  last: number[];
+  total: number;
+  raw: boolean;
+}
+
+/** A stored value as the number it stands for: NaN, ±Infinity for ±DOUBLE_MAX. */
+const shown = (value: number, nan: boolean) => (nan ? NaN : value >= DOUBLE_MAX ? Infinity : value <= -DOUBLE_MAX ? -Infinity : value);
+const shownBound = (v: number | null) => (v === null ? NaN : shown(v, false));
+
+/**
+ * The smallest k such that steps lo..hi fall in at most `points` buckets of 2^k steps (aligned at multiples of 2^k,
+ * so that rollup buckets nest in answer buckets and the answer is the same whether read from rollups or from points).
+ */
+export function bucketBits(lo: Int64, hi: Int64, points: number): number {
+  const a = BigInt(lo);
+  const b = BigInt(hi);
+  let k = 0;
+  while ((b >> BigInt(k)) - (a >> BigInt(k)) + 1n > BigInt(points)) k++;
+  return k;
+}
+
+/**
+ * Downsampled history of one metric of one run by step: at most 4×points points → all of them (raw); else steps cut in
+ * buckets of 2^k steps (bucketBits), each with min and max of its numbers and its last point (the line, so spikes
+ * survive and the line ends where the data ends), the first point always kept. Read from the coarsest rollup level
+ * that is no coarser than 2^k (at most 32 rollup rows an answer bucket), or from the points when 2^k < 2^5.
+ */
+export async function stepBuckets(db: Db, runId: number, key: string, points: number): Promise<Buckets> {
+  const where = { run_id: runId, key };
+  const out: Buckets = { x: [], min: [], max: [], last: [], total: 0, raw: true };
+  const top = (await db('metric_rollups').where({ ...where, lvl: LEVELS[LEVELS.length - 1] }).orderBy('bucket').select(ROLLUP_COLUMNS)).map(aggFromRow);
+  if (!top.length) return out;
+  let total = 0;
+  for (const a of top) total += a.n;
+  out.total = total;
+  const first = top[0]!.first;
+  const hi = top[top.length - 1]!.last.step;
+  const pointRows = async () =>
+    (await db('metrics').where(where).select('timestamp', 'step', 'value', 'is_nan')).map(
+      (r: any): Pt => ({ step: int64Col(r.step), ts: int64Col(r.timestamp), value: Number(r.value), nan: Number(r.is_nan) !== 0 }),
+    );
+  if (total <= points * 4) {
+    for (const p of (await pointRows()).sort(cmpPt)) {
+      const v = shown(p.value, p.nan);
+      out.x.push(Number(p.step)); out.min.push(v); out.max.push(v); out.last.push(v);
+    }
+    return out;
+  }
+  out.raw = false;
+  const k = bucketBits(first.step, hi, points);
+  const lvl = [...LEVELS].reverse().find((l) => l <= k);
+  const buckets = new Map<Int64, Agg>();
+  const add = (b: Int64, a: Agg) => {
+    const cur = buckets.get(b);
+    buckets.set(b, cur ? mergeAgg(cur, a) : a);
+  };
+  if (lvl === undefined) {
+    for (const p of await pointRows()) add(bucketOf(p.step, k), aggOf(p));
+  } else {
+    const rows = await db('metric_rollups').where({ ...where, lvl }).orderBy('bucket').select(ROLLUP_COLUMNS);
+    for (const r of rows) add(bucketOf(int64Col(r.bucket), k - lvl), aggFromRow(r));
+  }
+  const aggs = [...buckets].sort((a, b) => cmpInt64(a[0], b[0])).map(([, a]) => a);
+  if (cmpInt64(aggs[0]!.last.step, first.step) !== 0) {
+    const v = shown(first.value, first.nan);
+    out.x.push(Number(first.step)); out.min.push(v); out.max.push(v); out.last.push(v);
+  }
+  for (const a of aggs) {
+    out.x.push(Number(a.last.step)); out.min.push(shownBound(a.vmin)); out.max.push(shownBound(a.vmax)); out.last.push(shown(a.last.value, a.last.nan));
+  }
+  return out;
 }

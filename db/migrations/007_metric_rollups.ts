@@ -30,10 +30,10 @@ export async function up(knex: Knex): Promise<void> {
     t.boolean('last_nan').notNullable();
     t.primary(['run_id', 'key', 'lvl', 'bucket']);
   });
-  await backfill(knex);
+  await backfillRollups(knex);
 }
 
-async function backfill(knex: Knex) {
+export async function backfillRollups(knex: Knex) {
   const series: { run_id: number; key: string }[] = await knex('metrics').distinct('run_id', 'key');
   const mysql = knex.client.config.client === 'mysql2';
   const int64 = (v: Int64) => (mysql ? int64Bind(v) : v);
