@@ -166,11 +166,12 @@ function sqliteWrite(conn: SqliteConn, run: RunRow, rows: RowIn[], latest: Map<s
 // ---- MySQL: the transaction's mysql2 connection, one multi-row statement per table ----
 
 interface MysqlConn {
-  query(opts: { sql: string; values?: unknown[] }, cb: (err: Error | null, result: any) => void): void;
+  query(opts: { sql: string; values?: unknown[] }, values: undefined, cb: (err: Error | null, result: any) => void): void;
 }
 
+/** The three-argument form: db/knex.ts bounds each statement by wrapping exactly that call (a frozen server). */
 function q(conn: MysqlConn, sql: string, values: unknown[]): Promise<any> {
-  return new Promise((resolve, reject) => conn.query({ sql, values }, (err, result) => (err ? reject(err) : resolve(result))));
+  return new Promise((resolve, reject) => conn.query({ sql, values }, undefined, (err, result) => (err ? reject(err) : resolve(result))));
 }
 
 /** A batch that met points already stored, on MySQL: run again reading them first (see mysqlWrite). */

@@ -76,6 +76,7 @@ export async function historyPage(
   key: string,
   cursor: HistoryCursor | null,
   limit: number,
+  offset = 0,
 ): Promise<HistoryRow[]> {
   const q = db<DbMetricRow>('metrics')
     .where({ run_id: runId, key })
@@ -95,8 +96,45 @@ export async function historyPage(
       '(timestamp > ? OR (timestamp = ? AND (step > ? OR (step = ? AND (value > ? OR (value = ? AND is_nan > ?))))))',
       [t, t, st, st, cursor.value, cursor.value, n],
     );
-  }
+  } else if (offset > 0) q.offset(offset);
   return q;
+}
+
+/** Rows a page of a streamed history reads: ~0.5 MB of JSON, so a whole history is never held at once. */
+export const STREAM_PAGE = 5000;
+
+/**
+ * metrics/get-history as pages read one after another (keyset on the primary key, so each page is one index seek):
+ * the same rows, in the same order, as getMetricHistory, for an answer written while it is read. The run is checked
+ * first (404 before anything is written). `more` is known once the last page is read.
+ */
+export async function streamMetricHistory(
+  db: Db,
+  projectId: number,
+  runUuid: string,
+  key: string,
+  page: { offset: number; maxResults?: number },
+): Promise<{ pages: AsyncGenerator<Metric[]>; more: () => boolean }> {
+  const run = await requireRun(db, projectId, runUuid);
+  let more = false;
+  async function* pages(): AsyncGenerator<Metric[]> {
+    let left = page.maxResults ?? Infinity;
+    let cursor: HistoryCursor | null = null;
+    for (;;) {
+      // one row past maxResults tells whether more follow
+      const want = Math.min(STREAM_PAGE, left + 1);
+      const rows = await historyPage(db, run.id, key, cursor, want, cursor ? 0 : page.offset);
+      if (rows.length > left) {
+        more = true;
+        rows.length = left;
+      }
+      if (rows.length) yield rows.map(toMetric);
+      left -= rows.length;
+      if (more || rows.length < want) return; // left 0 after a full page: the next round reads the one-row probe
+      cursor = cursorOf(rows[rows.length - 1]!);
+    }
+  }
+  return { pages: pages(), more: () => more };
 }
 
 export const cursorOf = (r: HistoryRow): HistoryCursor => ({
