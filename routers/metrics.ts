@@ -24,7 +24,7 @@ const metricWithRunIdOut = z.object({
 });
 
 /** A number or int64 as JSON.stringify writes it (BigInt as its digits, as server/json.ts does). */
-const jsonNum = (v: number | bigint) => (typeof v === 'bigint' ? v.toString() : JSON.stringify(v));
+const jsonNum = (v: number | bigint) => String(v);
 
 /**
  * The get-history answer as JSON text, page by page: byte for byte what `{ metrics, next_page_token }` serializes to
@@ -33,12 +33,16 @@ const jsonNum = (v: number | bigint) => (typeof v === 'bigint' ? v.toString() : 
  */
 async function* historyJson(pages: AsyncIterable<Metric[]>, more: () => boolean, token: () => string): AsyncGenerator<string> {
   let started = false;
+  let key = '';
+  let keyJson = '';
   for await (const page of pages) {
     const parts: string[] = new Array(page.length);
     for (let i = 0; i < page.length; i++) {
       const m = page[i]!;
-      const v = typeof m.value === 'string' ? `"${m.value}"` : JSON.stringify(m.value);
-      parts[i] = `{"key":${JSON.stringify(m.key)},"value":${v},"timestamp":${jsonNum(m.timestamp)},"step":${jsonNum(m.step)}}`;
+      if (m.key !== key) keyJson = `{"key":${JSON.stringify((key = m.key))},"value":`;
+      // String(n) is JSON's number text for every finite double (-0 too: "0")
+      const v = typeof m.value === 'string' ? `"${m.value}"` : String(m.value);
+      parts[i] = `${keyJson}${v},"timestamp":${jsonNum(m.timestamp)},"step":${jsonNum(m.step)}}`;
     }
     yield (started ? ',' : '{"metrics":[') + parts.join(',');
     started = true;

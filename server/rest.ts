@@ -137,7 +137,17 @@ async function streamJson(res: Response, chunks: AsyncIterable<string>): Promise
   res.status(200).type('application/json');
   for await (const c of chunks) {
     if (res.destroyed) throw new Error('client went away');
-    if (!res.write(c)) await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+    if (!res.write(c)) {
+      await new Promise<void>((r) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          r();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
   }
   res.end();
 }
