@@ -20,8 +20,8 @@ import { fmt, median, now } from './common.ts';
  * Goals: ≤ 50 ms server time; ≤ 0.3 s and ≤ 10 MB.
  */
 
-const TOKEN = `mltpat-bench-${crypto.randomBytes(8).toString('hex')}`;
-const BASE = '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow';
+export const TOKEN = `mltpat-bench-${crypto.randomBytes(8).toString('hex')}`;
+export const BASE = '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow';
 
 interface Server {
   port: number;
@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl?: string): Promise<Server> {
+export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl?: string): Promise<Server> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-bench-history-'));
   let databaseUrl = '';
   let dropDb = async () => {};
@@ -122,7 +122,7 @@ function request(port: number, method: string, p: string, body?: string): Promis
   });
 }
 
-async function ok(port: number, method: string, p: string, body?: unknown) {
+export async function ok(port: number, method: string, p: string, body?: unknown) {
   const r = await request(port, method, p, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
   if (r.status !== 200) throw new Error(`${method} ${p} → ${r.status} ${r.text.slice(0, 300)}`);
   return r;

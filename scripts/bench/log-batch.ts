@@ -47,7 +47,9 @@ async function bareDriver(t: BenchTarget): Promise<{ insert: (client: number, ru
         tx(runId, rowsOf(b));
         await new Promise((r) => setImmediate(r)); // let the other clients' loops take turns, as HTTP ones do
       },
-      close: async () => conn.close(),
+      close: async () => {
+        conn.close();
+      },
     };
   }
   const { host, port, user, password, database } = t.db.client.connectionSettings as mysql.ConnectionOptions;
