@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Start (or complete) a local 3-node MariaDB Galera cluster with haproxy in front. Idempotent; run as root.
-# Usage: bash scripts/cluster/galera-start.sh [--roundrobin]
+# Start (or complete) a local 3-node MariaDB Galera cluster with haproxy in front, and optionally N mltrack servers
+# behind a second haproxy frontend. Idempotent; run as root.
+# Usage: bash scripts/cluster/galera-start.sh [--roundrobin] [--servers N]
+#   --servers N: N mltrack servers (scripts/cluster/servers.sh: ports 5371.., one database through haproxy, one shared
+#   ARTIFACTS_DIR) behind haproxy on 127.0.0.1:5370 (MLTRACK_CLUSTER_PORT), which sends a request only to a server
+#   whose GET /ready answers 200. Without --servers, the servers already running stay as they are; --servers 0 stops them.
 #   DIR (MLTRACK_GALERA_DIR, default /tmp/mltrack-galera) holds n1..n3 (my.cnf, data/, err.log, sock) and haproxy/.
 #   Ports: node N: mysql 337N, gcomm 466N, IST 467N, SST 468N; haproxy: 3370 (MLTRACK_GALERA_PORT).
 #   With nothing running it bootstraps the node grastate.dat marks safe_to_bootstrap, else the most advanced one
@@ -13,8 +17,21 @@ set -euo pipefail
 
 DIR=${MLTRACK_GALERA_DIR:-/tmp/mltrack-galera}
 LB_PORT=${MLTRACK_GALERA_PORT:-3370}
+APP_PORT=${MLTRACK_CLUSTER_PORT:-5370}
 MODE=first
-[[ ${1:-} == --roundrobin ]] && MODE=roundrobin
+SERVERS=
+while (($#)); do
+  case $1 in
+    --roundrobin) MODE=roundrobin ;;
+    --servers) SERVERS=${2:?--servers needs a number}; shift ;;
+    --servers=*) SERVERS=${1#--servers=} ;;
+    *) echo "galera-start: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ -z $SERVERS || $SERVERS =~ ^[0-9]+$ ]] || { echo "galera-start: --servers takes a number" >&2; exit 2; }
+# without --servers: keep the count that runs now (servers.sh records it)
+[[ -z $SERVERS ]] && SERVERS=$(cat "$DIR/app/count" 2>/dev/null || echo 0)
 export DEBIAN_FRONTEND=noninteractive PATH="$PATH:/usr/sbin:/sbin"
 log() { echo "galera-start: $*" >&2; }
 node_dir() { echo "$DIR/n$1"; }
@@ -164,12 +181,15 @@ CHK
 chmod +x "$H/check.sh"
 backup=backup
 [[ $MODE == roundrobin ]] && backup=
-cat >"$H/haproxy.cfg" <<CFG
+{
+  cat <<CFG
 global
   external-check
   insecure-fork-wanted
   stats socket $H/admin.sock mode 600 level admin
   pidfile $H/haproxy.pid
+  # a reload (another mode, another server count) lets the old process finish its connections for 30 s at most
+  hard-stop-after 30s
 defaults
   mode tcp
   timeout connect 3s
@@ -180,21 +200,58 @@ listen galera
   balance roundrobin
   option external-check
   external-check command $H/check.sh
+  # haproxy runs the check with an empty PATH unless told: without it the check never finds \`mariadb\`
+  external-check path "/usr/bin:/bin:/usr/sbin:/sbin"
   default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
   server n1 127.0.0.1:3371 check
   server n2 127.0.0.1:3372 check $backup
   server n3 127.0.0.1:3373 check $backup
 CFG
+  if ((SERVERS > 0)); then
+    # The mltrack servers: HTTP, a request goes only to a server whose /ready answers 200 (checked every second,
+    # out after 2 failures). A connection refused by a server that died or is draining is retried on another one
+    # (redispatch); a request already sent is not re-sent (the client retries, as MLflow's does on 503 and resets).
+    cat <<CFG
+listen mltrack
+  bind 127.0.0.1:$APP_PORT
+  mode http
+  balance roundrobin
+  option httpchk GET /ready
+  http-check expect status 200
+  option redispatch 1
+  retries 3
+  timeout client 90s
+  timeout server 90s
+  timeout http-keep-alive 10s
+  default-server inter 1s fall 2 rise 1
+CFG
+    for ((i = 1; i <= SERVERS; i++)); do echo "  server s$i 127.0.0.1:$((APP_PORT + i)) check"; done
+  fi
+} >"$H/haproxy.cfg.new"
 if [[ -s $H/haproxy.pid ]] && kill -0 "$(<"$H/haproxy.pid")" 2>/dev/null; then
-  haproxy -f "$H/haproxy.cfg" -D -sf "$(<"$H/haproxy.pid")" >&2 # reload with the current mode
+  # reload only when the configuration changed: a reload hands the clients' open connections to a dying process
+  if ! cmp -s "$H/haproxy.cfg.new" "$H/haproxy.cfg"; then
+    mv "$H/haproxy.cfg.new" "$H/haproxy.cfg"
+    haproxy -f "$H/haproxy.cfg" -D -sf "$(<"$H/haproxy.pid")" >&2
+  fi
 else
+  mv "$H/haproxy.cfg.new" "$H/haproxy.cfg"
   haproxy -f "$H/haproxy.cfg" -D >&2
 fi
+rm -f "$H/haproxy.cfg.new"
+# haproxy counts a server up until its checks fail: wait until the checks passed for all three (op_state 2)
+galera_up() { echo "show servers state galera" | socat - "$H/admin.sock" 2>/dev/null | awk '$4 ~ /^n[123]$/ && $6 == 2' | wc -l; }
 deadline=$((SECONDS + 30))
-until mariadb --no-defaults --connect-timeout=2 -h127.0.0.1 -P"$LB_PORT" -umltrack -pmltrack -N -e 'SELECT 1' >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || { log "haproxy on $LB_PORT does not answer"; exit 1; }
+until [[ $(galera_up) == 3 ]] && mariadb --no-defaults --connect-timeout=2 -h127.0.0.1 -P"$LB_PORT" -umltrack -pmltrack -N -e 'SELECT 1' >/dev/null 2>&1; do
+  ((SECONDS < deadline)) || { log "haproxy on $LB_PORT does not see the 3 nodes up"; echo "show servers state galera" | socat - "$H/admin.sock" >&2; exit 1; }
   sleep 0.5
 done
 { for n in 1 2 3; do cat "$(node_dir "$n")/mysqld.pid"; done; cat "$H/haproxy.pid"; } >"$DIR/pids"
 log "3 nodes Synced (size 3) on 3371-3373; haproxy ($MODE) on 127.0.0.1:$LB_PORT; pids in $DIR/pids"
+# 7. The mltrack servers behind the second frontend (started, restarted with new settings, or stopped as needed).
+MLTRACK_GALERA_DIR=$DIR MLTRACK_CLUSTER_PORT=$APP_PORT MLTRACK_GALERA_PORT=$LB_PORT bash "$(dirname "$0")/servers.sh" "$SERVERS" >&2
+log "what runs where:"
+for n in 1 2 3; do log "  n$n mariadbd pid $(node_pid "$n") mysql 127.0.0.1:337$n (gcomm 466$n, IST 467$n, SST 468$n) log $(node_dir "$n")/err.log"; done
+log "  haproxy pid $(<"$H/haproxy.pid"): galera ($MODE) 127.0.0.1:$LB_PORT$( ((SERVERS > 0)) && echo ", mltrack http://127.0.0.1:$APP_PORT")"
+((SERVERS > 0)) && cat "$DIR/app/where" >&2
 echo "mysql://mltrack:mltrack@127.0.0.1:$LB_PORT/mltrack"
