@@ -119,6 +119,15 @@ wait_synced() { # wait_synced N seconds
     sleep 0.5
   done
 }
+# The position InnoDB holds after a crash (uuid:seqno), as Debian's galera_recovery finds it: my.cnf sends the log to
+# err.log, so --wsrep-recover gets a log file of its own (reading its stderr found nothing: the node then rejoined
+# by a full SST instead of IST).
+recover() {
+  local f; f=$(mktemp /tmp/mltrack-galera-recover.XXXXXX); chown mysql "$f"
+  mariadbd --defaults-file="$(node_dir "$1")/my.cnf" --user=mysql --log-error="$f" --wsrep-recover >/dev/null 2>&1 || true
+  grep -o 'Recovered position: .*' "$f" | sed 's/Recovered position: //' | tail -1 || true
+  rm -f "$f"
+}
 seqno() { awk '/^seqno:/ {print $2}' "$(node_dir "$1")/data/grastate.dat" 2>/dev/null || echo -1; }
 
 # 3. Bootstrap when no node runs: the one marked safe_to_bootstrap, else the most advanced.
@@ -132,7 +141,7 @@ if ((${#running[@]} == 0)); then
     for n in 1 2 3; do
       s=$(seqno "$n")
       if [[ $s == -1 || -z $s ]]; then # crashed: recover the position from InnoDB
-        s=$(mariadbd --defaults-file="$(node_dir "$n")/my.cnf" --user=mysql --wsrep-recover 2>&1 | grep -o 'Recovered position: .*' | awk -F: '{print $NF}' | tail -1 || true)
+        s=$(recover "$n" | awk -F: '{print $NF}')
         s=${s:--1}
       fi
       if ((s > best)); then best=$s; boot=$n; fi
@@ -149,7 +158,8 @@ for n in 1 2 3; do
   node_pid "$n" >/dev/null && continue
   s=$(seqno "$n")
   if [[ $s == -1 ]]; then
-    pos=$(mariadbd --defaults-file="$(node_dir "$n")/my.cnf" --user=mysql --wsrep-recover 2>&1 | grep -o 'Recovered position: .*' | sed 's/Recovered position: //' | tail -1 || true)
+    pos=$(recover "$n")
+    log "n$n crashed; recovered position ${pos:-none}"
     [[ $pos == *:-1 ]] && pos= # nothing recovered: a full state transfer
     if [[ -n $pos ]]; then start_node "$n" --wsrep_start_position="$pos"; else start_node "$n"; fi
   else
@@ -181,6 +191,11 @@ CHK
 chmod +x "$H/check.sh"
 backup=backup
 [[ $MODE == roundrobin ]] && backup=
+# haproxy's own answers (no server ready: 503; a server died mid-request: 502; no answer in time: 504) in MLflow's
+# form, all as 503 TEMPORARILY_UNAVAILABLE: the MLflow client retries a 503, and a 502 is not a client mistake.
+mkdir -p "$H/errors"
+body='{"error_code":"TEMPORARILY_UNAVAILABLE","message":"No mltrack server could answer (load balancer); try again later."}'
+printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n%s' "${#body}" "$body" >"$H/errors/503.http"
 {
   cat <<CFG
 global
@@ -202,6 +217,9 @@ listen galera
   external-check command $H/check.sh
   # haproxy runs the check with an empty PATH unless told: without it the check never finds \`mariadb\`
   external-check path "/usr/bin:/bin:/usr/sbin:/sbin"
+  # a new connection to a node that just died (not yet marked down) goes to another node
+  option redispatch 1
+  retries 2
   default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
   server n1 127.0.0.1:3371 check
   server n2 127.0.0.1:3372 check $backup
@@ -223,7 +241,12 @@ listen mltrack
   timeout client 90s
   timeout server 90s
   timeout http-keep-alive 10s
+  # /ready waits up to 8 s for the database (server/readiness.ts): a Galera stall is not a reason to leave the pool
+  timeout check 10s
   default-server inter 1s fall 2 rise 1
+  errorfile 502 $H/errors/503.http
+  errorfile 503 $H/errors/503.http
+  errorfile 504 $H/errors/503.http
 CFG
     for ((i = 1; i <= SERVERS; i++)); do echo "  server s$i 127.0.0.1:$((APP_PORT + i)) check"; done
   fi
