@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The mltrack servers of the local cluster: bash scripts/cluster/servers.sh N (called by galera-start.sh --servers N,
 # which puts haproxy's `mltrack` frontend in front of them). Idempotent: a server already running with the same
-# settings stays; one with other settings (another database, another token) is drained (SIGTERM) and started again;
+# settings stays; one with other settings (another database, another token, an older build) is drained (SIGTERM) and started again;
 # servers above N are drained; N=0 stops them all.
 #   Server i listens on 127.0.0.1:$((MLTRACK_CLUSTER_PORT + i)) (5371, 5372, ...), runs `node dist/server/main.js`
 #   (built by scripts/build-server.mjs when stale: one compiled process costs less CPU than tsx on 2 cores), logs to
 #   DIR/app/s<i>.log, pid in DIR/app/s<i>.pid. All use DATABASE_URL through the database haproxy (127.0.0.1:3370,
 #   database MLTRACK_CLUSTER_DB, default `mltrack`), one ARTIFACTS_DIR (default DIR/artifacts), and the admin token
 #   MLTRACK_CLUSTER_TOKEN (default mltrack-cluster-admin; bootstrap creates it once, on an empty database).
+#   Server i's Prometheus endpoint: http://127.0.0.1:$((MLTRACK_CLUSTER_PORT + 100 + i))/metrics (5471, ...).
 # Other settings (MLTRACK_ACCESS_LOG, MLTRACK_DB_TIMEOUT_MS, MLTRACK_DRAIN_TIMEOUT_MS, ...) pass through the environment.
 set -euo pipefail
 
@@ -54,6 +55,8 @@ mariadb --no-defaults -uroot --socket="$DIR/n1/mysqld.sock" -e "CREATE DATABASE 
 node "$ROOT/scripts/build-server.mjs" >&2
 
 settings="DATABASE_URL=mysql://mltrack:mltrack@127.0.0.1:$DB_PORT/$DB_NAME ARTIFACTS_DIR=$ARTIFACTS MLTRACK_INITIAL_TOKEN=$TOKEN"
+# the build's time too: a server running an older build is restarted on the new one
+settings+=" MLTRACK_BUILD=$(stat -c %Y "$ROOT/dist/.build-stamp")"
 settings+=" MLTRACK_ACCESS_LOG=${MLTRACK_ACCESS_LOG:-1} MLTRACK_DB_TIMEOUT_MS=${MLTRACK_DB_TIMEOUT_MS:-} MLTRACK_DRAIN_TIMEOUT_MS=${MLTRACK_DRAIN_TIMEOUT_MS:-}"
 started=()
 for ((i = 1; i <= N; i++)); do
@@ -64,8 +67,9 @@ for ((i = 1; i <= N; i++)); do
   fi
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then log "port $port is taken by another process"; exit 1; fi
   echo "$settings" >"$A/s$i.settings"
+  metrics=$((APP_PORT + 100 + i))
   # setsid: the server outlives this script and a Ctrl-C in the caller's terminal; `env` takes the settings as words
-  (cd "$ROOT" && exec setsid env $settings PORT="$port" HOST=127.0.0.1 DATA_DIR="$A/data" \
+  (cd "$ROOT" && exec setsid env $settings PORT="$port" HOST=127.0.0.1 DATA_DIR="$A/data" MLTRACK_METRICS_PORT="$metrics" \
     node --enable-source-maps dist/server/main.js </dev/null >>"$A/s$i.log" 2>&1) &
   echo $! >"$A/s$i.pid"
   started+=("$i")
@@ -87,7 +91,7 @@ until ready "$APP_PORT"; do
   sleep 0.3
 done
 {
-  for ((i = 1; i <= N; i++)); do echo "servers:   s$i node pid $(server_pid "$i") http://127.0.0.1:$((APP_PORT + i)) log $A/s$i.log"; done
+  for ((i = 1; i <= N; i++)); do echo "servers:   s$i node pid $(server_pid "$i") http://127.0.0.1:$((APP_PORT + i)) metrics :$((APP_PORT + 100 + i)) log $A/s$i.log"; done
   echo "servers:   mltrack through haproxy: http://127.0.0.1:$APP_PORT (database $DB_NAME, artifacts $ARTIFACTS)"
   echo "servers:   export MLFLOW_TRACKING_URI=http://127.0.0.1:$APP_PORT/api/v4/projects/1/ml/mlflow MLFLOW_TRACKING_TOKEN=$TOKEN"
 } >"$A/where"
