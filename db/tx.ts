@@ -66,14 +66,22 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
   let lost = 0;
   for (let i = 1; ; i++) {
     let ran = false;
+    // what the transaction's own statements threw: after a statement timeout the connection is destroyed, and the
+    // ROLLBACK's "closed state" error must not make a timed-out transaction look like a lost one (a second bound)
+    let thrown: unknown;
     try {
       return await db.transaction(async (trx) => {
-        const r = await fn(trx);
-        ran = true;
-        return r;
+        try {
+          const r = await fn(trx);
+          ran = true;
+          return r;
+        } catch (e) {
+          thrown = e;
+          throw e;
+        }
       });
     } catch (err) {
-      const again = isRetryable(err) || (!ran && isConnectionLost(err) && ++lost <= 3);
+      const again = isRetryable(err) || (!ran && isConnectionLost(thrown ?? err) && ++lost <= 3);
       if (i >= attempts || !again) throw err;
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
     }

@@ -104,7 +104,7 @@ async function measure(setup: string, port: number): Promise<Row> {
   return row;
 }
 
-async function singleMariadb(): Promise<Row> {
+async function singleMariadb(label: string): Promise<Row> {
   const url = sh('scripts/db/mysql-start.sh', [], { MLTRACK_MYSQL_DIR: SINGLE_DIR, MLTRACK_MYSQL_PORT: String(SINGLE_PORT) }).trim().split('\n').pop()!;
   const dbUrl = url.replace(/\/[^/]*$/, `/${database}`);
   execFileSync('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${SINGLE_PORT}`, '-umltrack', '-pmltrack', '-e', `CREATE DATABASE \`${database}\``]);
@@ -121,7 +121,7 @@ async function singleMariadb(): Promise<Row> {
       if (i > 200) throw new Error('the single-MariaDB server did not get ready');
       await new Promise((r) => setTimeout(r, 200));
     }
-    return await measure('1 server, single MariaDB', SINGLE_APP_PORT);
+    return await measure(`1 server, single MariaDB (${label})`, SINGLE_APP_PORT);
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.on('exit', r));
@@ -131,7 +131,8 @@ async function singleMariadb(): Promise<Row> {
   }
 }
 
-const rows: Row[] = [];
+// The machine is shared: the baseline runs before and after the cluster, and the table shows both.
+const rows: Row[] = [await singleMariadb('before')];
 const env = { MLTRACK_CLUSTER_DB: database, MLTRACK_CLUSTER_TOKEN: token, MLTRACK_ACCESS_LOG: '0' };
 try {
   for (const n of [1, 2, 4]) {
@@ -142,12 +143,12 @@ try {
   sh('scripts/cluster/galera-start.sh', ['--servers', '0'], env);
   execFileSync('mariadb', ['--no-defaults', '-uroot', `--socket=${GALERA_DIR}/n1/mysqld.sock`, '-e', `DROP DATABASE IF EXISTS \`${database}\``]);
 }
-rows.push(await singleMariadb());
+rows.push(await singleMariadb('after'));
 
-console.log(`\nlog-batch, ${POINTS} points per batch, ${WRITERS} writers, ${SECONDS} s each, ${os.cpus().length} CPUs (baseline: 1 server on a single MariaDB)`);
+console.log(`\nlog-batch, ${POINTS} points per batch, ${WRITERS} writers, ${SECONDS} s each, ${os.cpus().length} CPUs (baseline: 1 server on a single MariaDB, mean of before and after)`);
 console.log('| setup | points/s | batches/s | vs baseline | p50 ms | p99 ms | non-200 | CPU ms per batch: mltrack / mariadbd (all nodes) / haproxy | CPU used, cores |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-const base = rows[rows.length - 1]!;
+const base = { pointsPerSec: (rows[0]!.pointsPerSec + rows[rows.length - 1]!.pointsPerSec) / 2 };
 // cores x 1000 / batches per second = CPU milliseconds one batch costs that kind of process
 const perBatch = (r: Row, kind: string) => (((r.cores[kind] ?? 0) * 1000) / r.batchesPerSec).toFixed(1);
 for (const r of rows) {
