@@ -54,6 +54,7 @@ command -v mariadbd >/dev/null || need+=(mariadb-server)
 command -v rsync >/dev/null || need+=(rsync)
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v socat >/dev/null || need+=(socat)
+command -v ss >/dev/null || need+=(iproute2) # wsrep_sst_rsync looks for its port with ss (or lsof)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   made_policy=

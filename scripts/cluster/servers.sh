@@ -39,7 +39,8 @@ stop_server() { # SIGTERM: the server drains (answers what is in flight, up to M
   rm -f "$A/s$1.pid"
   log "s$1 (pid $pid) stopped"
 }
-ready() { curl -fsS -m 3 "http://127.0.0.1:$1/ready" >/dev/null 2>&1; }
+# node rather than curl: CI's image may have no curl
+ready() { node -e "fetch('http://127.0.0.1:$1/ready', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; }
 
 # servers above N leave first
 for f in "$A"/s*.pid; do
