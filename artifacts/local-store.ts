@@ -10,7 +10,9 @@
  *   Symlinks whose target stays inside the scope are followed; dangling ones are refused.
  * - files are opened with O_NOFOLLOW; uploads go to `.<name>.upload-<random>` (O_EXCL) in the
  *   target's real parent directory and are renamed into place; temp files are hidden from `list`
- *   and their names are refused as artifact paths.
+ *   and their names are refused as artifact paths. Servers sharing ARTIFACTS_DIR therefore never mix two
+ *   uploads of one path (the last rename wins whole) and a reader keeps the file it opened; a temp file
+ *   orphaned by a killed server is swept once it is an hour old (sweepStaleTemps).
  *
  * Longer than most files on purpose: one class behind one interface, and the safety model above is easier to
  * check when every filesystem call it governs is in this one file.
@@ -50,6 +52,29 @@ function tooLarge(maxBytes: number): MlflowError {
 
 function notFoundError(rel: string): MlflowError {
   return notFound(`Artifact '${rel}' does not exist`);
+}
+
+/**
+ * Temp files older than this are an upload whose server died (SIGKILL, OOM, power) before it could remove them: a
+ * live upload writes to its temp file continually, and Node ends a request that has not finished in 300 s
+ * (requestTimeout), so an hour without a write is past any upload still running on any of the servers sharing the
+ * folder. They are swept from a folder when an upload lands there, at most once an hour per folder and process.
+ */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+const lastSweep = new Map<string, number>();
+
+async function sweepStaleTemps(dir: string): Promise<void> {
+  const now = Date.now();
+  if ((lastSweep.get(dir) ?? 0) > now - STALE_TEMP_MS) return;
+  if (lastSweep.size >= 10_000) lastSweep.clear(); // bounded memory; a folder swept twice costs one readdir
+  lastSweep.set(dir, now);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!TEMP_NAME.test(n)) continue;
+    const p = path.join(dir, n);
+    const st = await lstatOrNull(p).catch(() => null);
+    if (st?.isFile() && st.mtimeMs < now - STALE_TEMP_MS) await fs.rm(p, { force: true }).catch(() => {});
+  }
 }
 
 function tempNameFor(name: string): string {
@@ -221,6 +246,7 @@ export class LocalArtifactStore implements ArtifactStore {
       }
       throw pathError(e);
     }
+    await sweepStaleTemps(parentReal).catch(() => {});
     return { size };
   }
 

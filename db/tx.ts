@@ -2,6 +2,7 @@ import type { Db, Trx } from './knex.ts';
 import type { KeyValue, LifecycleStage } from '../core/entities.ts';
 import { invalidParam, MlflowError } from '../core/errors.ts';
 import type { DbKeyValueRow } from './tables.ts';
+import { noteTxRetry } from './observe.ts';
 
 /** Errors worth retrying the whole transaction for: deadlocks and lock timeouts (Galera certification failures
  * arrive as deadlocks), and SQLite's busy database. */
@@ -84,6 +85,7 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
       const again = isRetryable(err) || (!ran && isConnectionLost(thrown ?? err) && ++lost <= 3);
       if (i >= attempts || !again) throw err;
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
+      noteTxRetry(err);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { notePointsIngested } from '../db/observe.ts';
 import { searchRunsProcedure } from './search.ts';
 import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, requiredString, runInfoOut, runOut, runRequest, runStatus } from './schemas.ts';
@@ -105,6 +106,7 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const metric = checkMetric(input);
       await logBatch(ctx.db, ctx.project.id, input.run_id, { metrics: [metric], params: [], tags: [] });
+      notePointsIngested(1);
       return {};
     }),
 
@@ -140,6 +142,7 @@ export const runsRouter = router({
       validateNoDuplicateParamKeys(params);
       for (const t of tags) if (t.key === runs.RUN_NAME_TAG) validateRunName(t.value);
       await logBatch(ctx.db, ctx.project.id, runId, { metrics, params, tags });
+      notePointsIngested(metrics.length);
       return {};
     }),
 

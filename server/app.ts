@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { appRouter, createCaller } from '../routers/index.ts';
@@ -19,6 +18,8 @@ import { buildOpenApiDocument } from './openapi.ts';
 import { VERSION } from './version.ts';
 import { sessionRoutes } from './session.ts';
 import { uiRoutes } from './ui.ts';
+import { httpMetrics } from './metrics.ts';
+import { jsonAccessLine, jsonErrorLog, requestIdOf } from './logs.ts';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -32,7 +33,7 @@ declare global {
 export interface AppOptions {
   db: Db;
   config: Config;
-  log?: (msg: string, extra?: unknown) => void;
+  log?: (msg: string, extra?: unknown, req?: Request) => void;
   /** One line per request on stdout: method, path (never the query, which may hold a token), status, ms, user. */
   accessLog?: boolean;
 }
@@ -40,14 +41,17 @@ export interface AppOptions {
 const endpointNotFound = (req: Request, _res: Response, next: NextFunction) =>
   next(new MlflowError('ENDPOINT_NOT_FOUND', `No API endpoint ${req.method} ${req.originalUrl.split('?')[0]}`));
 
-export function createApp({ db, config, log = defaultLog, accessLog = false }: AppOptions) {
+export function createApp({ db, config, log = config.logFormat === 'json' ? jsonErrorLog : defaultLog, accessLog = false }: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   const artifacts = new LocalArtifactStore(config.artifactsDir);
+  // Prometheus counters, only when they are served (MLTRACK_METRICS_PORT; server/metrics.ts)
+  if (config.metricsPort !== undefined) app.use(httpMetrics(db));
 
   app.use((req, res, next) => {
-    const requestId = crypto.randomUUID();
+    // honours a load balancer's X-Request-Id, so one id follows the request through both logs
+    const requestId = requestIdOf(req);
     res.setHeader('X-Request-Id', requestId);
     req.ctx = { db, config, artifacts, requestId, user: null, scopes: [], project: null };
     if (accessLog) {
@@ -55,6 +59,7 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
       res.on('finish', () => {
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
         const path = req.originalUrl.split('?')[0];
+        if (config.logFormat === 'json') return console.log(jsonAccessLine(req, res, ms, requestId));
         console.log(`${new Date().toISOString()} ${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms user=${req.ctx.user?.username ?? '-'} id=${requestId}`);
       });
     }
@@ -90,7 +95,7 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
     createContext: ({ req }) => req.ctx,
     onError: ({ error, req }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR' && !(error instanceof MlflowError)) {
-        log(`request ${(req as Request).ctx?.requestId} failed`, error.cause ?? error);
+        log(`request ${(req as Request).ctx?.requestId} failed`, error.cause ?? error, req as Request);
       }
     },
   });
@@ -118,10 +123,10 @@ export function createApp({ db, config, log = defaultLog, accessLog = false }: A
       toMlflowError(err) ??
       (isDatabaseUnavailable(err) ? databaseUnavailable() : (err as { type?: string })?.type ? bodyError(err) : undefined);
     if (mlflow) {
-      if (mlflow.status >= 500) log(`request ${req.ctx?.requestId} failed`, err);
+      if (mlflow.status >= 500) log(`request ${req.ctx?.requestId} failed`, err, req);
       return sendJson(res, mlflow.status, mlflow.toJSON());
     }
-    log(`request ${req.ctx?.requestId} ${req.method} ${req.originalUrl.split('?')[0]} failed`, err);
+    log(`request ${req.ctx?.requestId} ${req.method} ${req.originalUrl.split('?')[0]} failed`, err, req);
     sendJson(res, 500, { error_code: 'INTERNAL_ERROR', message: `Internal error (request id ${req.ctx?.requestId ?? 'unknown'})` });
   });
 

@@ -6,6 +6,7 @@ import { bootstrap } from './bootstrap.ts';
 import { answerParserErrors } from './http.ts';
 import { trackConnections } from './drain.ts';
 import { VERSION } from './version.ts';
+import { startMetricsServer } from './metrics.ts';
 
 const config = loadConfig();
 // Migrations may rebuild large tables: they run on their own connection without the statement bound.
@@ -15,6 +16,7 @@ await migrator.destroy();
 const db = createDb(config.databaseUrl, config.dataDir, { timeoutMs: config.dbTimeoutMs });
 const boot = await bootstrap(db, config.initialToken);
 const app = createApp({ db, config, accessLog: config.accessLog });
+await startMetricsServer(config); // MLTRACK_METRICS_PORT: its own listener, off by default
 
 const server = app.listen(config.port, config.host, () => {
   const host = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
