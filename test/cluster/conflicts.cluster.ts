@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byStatus, runLoad } from '../../scripts/cluster/load.ts';
-import { APP_PORT, checkAcked, createRuns, galeraStart, NODES, summary } from './harness.ts';
+import { APP_PORT, checkAcked, createRuns, galeraStart, NODES, retries, summary } from './harness.ts';
 
 /**
  * Certification conflicts are retried, never shown (issue 12 item 3): 64 writers log into the same 2 runs under one
@@ -10,30 +10,14 @@ import { APP_PORT, checkAcked, createRuns, galeraStart, NODES, summary } from '.
  * Galera nodes, so concurrent transactions update the same latest_metrics rows on different nodes and all but one
  * fail certification (1213 at COMMIT): the nodes count them (wsrep_local_cert_failures, and wsrep_local_bf_aborts for
  * local transactions aborted by a replicated one), which proves the conflicts happened. Every answer must be a 200
- * and every point kept. The server's retries are read from
- * the servers' Prometheus endpoints (mltrack_db_transaction_retries_total, MLTRACK_METRICS_PORT set by
- * scripts/cluster/servers.sh) when this build serves them.
+ * and every point kept. The servers count their retries (mltrack_db_transaction_retries_total on the metrics port
+ * scripts/cluster/servers.sh gives each, MLTRACK_METRICS_PORT 5471..5473): they must have seen them too.
  */
 const WRITERS = 64;
 const K = 5;
 const database = `mltrack_conflict_${crypto.randomBytes(3).toString('hex')}`;
 const token = `conflict-${crypto.randomBytes(6).toString('hex')}`;
 const env = { MLTRACK_CLUSTER_DB: database, MLTRACK_CLUSTER_TOKEN: token };
-
-/** The sum of mltrack_db_transaction_retries_total over the 3 servers, or undefined when no endpoint answers. */
-async function retries(): Promise<number | undefined> {
-  let total: number | undefined;
-  for (let i = 1; i <= 3; i++) {
-    try {
-      const text = await (await fetch(`http://127.0.0.1:${APP_PORT + 100 + i}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
-      for (const m of text.matchAll(/^mltrack_db_transaction_retries_total(?:\{[^}]*\})? (\S+)$/gm)) total = (total ?? 0) + Number(m[1]);
-      total ??= 0;
-    } catch {
-      // no metrics endpoint in this build
-    }
-  }
-  return total;
-}
 
 /** Certification failures and brute-force aborts, summed over the 3 nodes. */
 async function conflicts(): Promise<number> {
@@ -46,6 +30,8 @@ async function conflicts(): Promise<number> {
   }
   return n;
 }
+
+const total = (by: Record<string, number>) => Object.values(by).reduce((s, n) => s + n, 0);
 
 describe('conflicts through 3 servers and 3 Galera nodes (round-robin)', () => {
   beforeAll(async () => {
@@ -60,17 +46,18 @@ describe('conflicts through 3 servers and 3 Galera nodes (round-robin)', () => {
 
   it('64 writers into the same 2 runs and one metric key: only 200s, every point kept; retries counted', async () => {
     const runs = await createRuns(token, 2);
-    const before = await retries();
+    const before = total(await retries());
     const conflictsBefore = await conflicts();
     const res = await runLoad({ port: APP_PORT, token, runs, writers: WRITERS, durationMs: 10_000, batchesPerWriter: 200, metricsPerBatch: K, sharedKey: 'm' });
-    const after = await retries();
+    const after = total(await retries());
     const certConflicts = (await conflicts()) - conflictsBefore;
-    const counted = before === undefined || after === undefined ? 'no metrics endpoint in this build' : after - before;
+    const counted = after - before;
     summary('conflicts, 64 writers, 2 runs, one key', res, { certConflicts, transactionRetries: counted });
     expect(byStatus(res.attempts)).toEqual({ '200': res.attempts.length });
     for (const a of await checkAcked(database, runs, res, K, 'm')) expect([a.missing, a.duplicated]).toEqual([0, 0]);
     expect(certConflicts).toBeGreaterThan(0);
-    // each conflict a transaction retried (all were answered 200)
-    if (typeof counted === 'number') expect(counted).toBeGreaterThan(0);
+    // the conflicts were retried inside the servers (not exactly equal: Galera replays some BF-aborted transactions
+    // itself, and a retried transaction may conflict again)
+    expect(counted).toBeGreaterThan(0);
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad, type LoadResult } from '../../scripts/cluster/load.ts';
-import { alive, APP_PORT, badAnswers, checkAcked, createRuns, DIR, galeraStart, nodePid, nodeState, NODES, serverPid, sleep, summary, tableDigests } from './harness.ts';
+import { alive, APP_PORT, badAnswers, checkAcked, createRuns, DIR, galeraStart, nodePid, nodeState, NODES, retries, retriesBetween, serverPid, sleep, summary, tableDigests } from './harness.ts';
 
 /**
  * Failures under load (issue 12 item 4), bounded and on loopback: 64 writers log unique batches through the app load
@@ -56,6 +56,7 @@ describe('cluster failures under 64 writers (3 servers, round-robin database)', 
     const runs = await createRuns(token, 8);
     const errLog = path.join(DIR, 'n2', 'err.log');
     const logFrom = fs.statSync(errLog).size;
+    const retriesBefore = await retries();
     const running = load(runs);
     await sleep(4000);
     process.kill(nodePid(2), 'SIGKILL');
@@ -74,6 +75,7 @@ describe('cluster failures under 64 writers (3 servers, round-robin database)', 
     const scriptMs = performance.now() - t0;
     await poll;
     const res = await running;
+    const retried = retriesBetween(retriesBefore, await retries());
     const rejoinLog = fs.readFileSync(errLog, 'utf8').slice(logFrom);
     expect(await nodeState(NODES[1]!)).toBe('Synced');
     expect(rejoinLog).toMatch(/rsync IST completed on joiner/);
@@ -81,7 +83,7 @@ describe('cluster failures under 64 writers (3 servers, round-robin database)', 
     expect(rejoinLog).not.toMatch(/rsync SST completed on joiner/);
     const ist = /Receiving IST: (\d+) writesets/.exec(rejoinLog)?.[1];
     const rows = await expectNothingLost(runs, res);
-    summary('galera node n2 SIGKILL', res, { rejoinSyncedSeconds: +(rejoinMs / 1000).toFixed(1), startScriptSeconds: +(scriptMs / 1000).toFixed(1), istWritesets: Number(ist), ...rows });
+    summary('galera node n2 SIGKILL', res, { rejoinSyncedSeconds: +(rejoinMs / 1000).toFixed(1), startScriptSeconds: +(scriptMs / 1000).toFixed(1), istWritesets: Number(ist), transactionRetries: retried, ...rows });
   });
 
   it('SIGKILL of an mltrack server mid-load: nothing lost, only 200/503', async () => {

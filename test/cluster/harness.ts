@@ -128,6 +128,27 @@ export async function tableDigests(database: string) {
   return { per, tables: Object.keys(per[0]!).length, rows };
 }
 
+/**
+ * mltrack_db_transaction_retries_total by error code, summed over the 3 servers' metrics endpoints (the metrics
+ * port scripts/cluster/servers.sh gives each: MLTRACK_METRICS_PORT 5471..5473).
+ */
+export async function retries(): Promise<Record<string, number>> {
+  const by: Record<string, number> = {};
+  for (let i = 1; i <= 3; i++) {
+    const res = await fetch(`http://127.0.0.1:${APP_PORT + 100 + i}/metrics`, { signal: AbortSignal.timeout(5000) });
+    if (res.status !== 200) throw new Error(`metrics of s${i}: ${res.status}`);
+    for (const m of (await res.text()).matchAll(/^mltrack_db_transaction_retries_total(?:\{code="([^"]*)"[^}]*\})? (\S+)$/gm)) {
+      by[m[1] ?? ''] = (by[m[1] ?? ''] ?? 0) + Number(m[2]);
+    }
+  }
+  return by;
+}
+
+/** What the servers retried between two readings of retries(). */
+export function retriesBetween(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+}
+
 /** The figures a failure test prints. */
 export function summary(name: string, res: LoadResult, extra: Record<string, unknown> = {}) {
   const longest = Math.max(0, ...res.attempts.map((a) => a.ms));
