@@ -111,7 +111,7 @@ async function singleMariadb(label: string): Promise<Row> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-scale-'));
   const server = spawn(process.execPath, ['dist/server/main.js'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(SINGLE_APP_PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, MLTRACK_INITIAL_TOKEN: token, MLTRACK_ACCESS_LOG: '0' },
+    env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(SINGLE_APP_PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, MLTRACK_INITIAL_TOKEN: token, MLTRACK_ACCESS_LOG: '0', MLTRACK_METRICS_PORT: String(SINGLE_APP_PORT + 100) }, // metrics on, as servers.sh's
     stdio: 'ignore',
   });
   try {
