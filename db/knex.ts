@@ -9,7 +9,7 @@ export type Db = Knex;
 export type Trx = Knex.Transaction;
 
 /** Converts SQLite's BigInt results back to numbers where that loses nothing; big values stay BigInt. */
-function unbig(value: unknown): unknown {
+export function unbig(value: unknown): unknown {
   if (typeof value === 'bigint') return fromBigInt(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = unbig(value[i]);
@@ -101,6 +101,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
             if (err) return done(err, conn);
             const on = (rows as { Value?: string }[] | undefined)?.[0]?.Value === 'ON';
             if (!on) return done(null, conn);
+            (conn as MysqlConnection & { causalReads?: boolean }).causalReads = true; // db/hot.ts: INSERT … SELECT is no SELECT
             conn.query('SET SESSION wsrep_sync_wait = 1', (e: Error | null) => done(e, conn));
           });
         },
@@ -138,6 +139,7 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
           conn.pragma('case_sensitive_like = ON');
           // int64 steps and timestamps above 2^53 must not be rounded: read integers as BigInt, see unbig().
           conn.defaultSafeIntegers(true);
+          if (sqliteStatementCache.enabled) cachePreparedStatements(conn);
           done(null, conn);
         } catch (err) {
           done(err as Error, conn);
@@ -148,6 +150,29 @@ export function knexConfig(databaseUrl: string | undefined, dataDir: string, opt
     migrations: { migrationSource, tableName: 'knex_migrations' },
     log: knexLog,
   };
+}
+
+/** Off only for the bench's same-run "before" figures (scripts/bench/create.ts); read when a connection opens. */
+export const sqliteStatementCache = { enabled: true };
+
+/**
+ * knex prepares every statement anew for each query (better-sqlite3's `prepare` was 16% of the server's CPU under
+ * runs/create, measured with --cpu-prof): the connection keeps its prepared statements by SQL text instead. Reusing
+ * one is safe because knex runs each with all()/run(), which finish (and reset it) before returning; SQLite
+ * re-prepares a statement itself when the schema changes. Bounded: SQL that differs per call (IN lists of varying
+ * length, multi-row inserts) would otherwise grow it without end; on overflow the oldest entry goes.
+ */
+function cachePreparedStatements(conn: BetterSqlite3.Database, max = 500) {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  conn.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (st) return st;
+    st = prepare(sql);
+    if (cache.size >= max) cache.delete(cache.keys().next().value!);
+    cache.set(sql, st);
+    return st;
+  }) as typeof conn.prepare;
 }
 
 export function createDb(databaseUrl: string | undefined, dataDir: string, opts: DbOptions = {}): Db {

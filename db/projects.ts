@@ -60,6 +60,16 @@ export async function getProjectByPath(db: Db, path: string): Promise<ProjectRow
   return r ? toProject(r) : undefined;
 }
 
+/** `:id` as a project id (number) or full path (string); undefined when it can name no project. */
+export function projectKey(idOrPath: string): number | string | undefined {
+  if (!/^\d+$/.test(idOrPath)) return idOrPath;
+  // only the canonical decimal names a project: "01" names none (a path cannot be all digits either)
+  if (!/^(0|[1-9]\d*)$/.test(idOrPath)) return undefined;
+  const n = Number(idOrPath);
+  if (!Number.isSafeInteger(n) || n > 2147483647) return undefined;
+  return n;
+}
+
 /**
  * Resolves `:id` (a numeric id or a full path) and the user's access level in one query.
  * Returns undefined when there is no such project.
@@ -74,13 +84,10 @@ export async function findProjectForUser(
       this.on('m.project_id', '=', 'p.id').andOn('m.user_id', '=', db.raw('?', [userId]));
     })
     .first('p.id', 'p.path', 'p.name', 'p.visibility', 'p.created_at', 'm.access_level');
-  if (/^\d+$/.test(idOrPath)) {
-    // only the canonical decimal names a project: "01" names none (a path cannot be all digits either)
-    if (!/^(0|[1-9]\d*)$/.test(idOrPath)) return undefined;
-    const n = Number(idOrPath);
-    if (!Number.isSafeInteger(n) || n > 2147483647) return undefined;
-    q.where('p.id', n);
-  } else q.where('p.path', idOrPath);
+  const key = projectKey(idOrPath);
+  if (key === undefined) return undefined;
+  if (typeof key === 'number') q.where('p.id', key);
+  else q.where('p.path', idOrPath);
   const r: (ProjectColumns & { access_level: number | null }) | undefined = await q;
   return r ? { ...toProject(r), access_level: r.access_level ?? 0 } : undefined;
 }

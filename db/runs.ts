@@ -7,7 +7,8 @@ import type { Db, Trx } from './knex.ts';
 import { invalidParam, notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, type Int64 } from '../core/codecs.ts';
 import type { RunStatus } from '../core/entities.ts';
-import { requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
+import { chunk, INSERT_CHUNK, requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
+import { hotPath, hotTransaction, type WriteResult } from './hot.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
 import type { Decoded, DbExperimentRow, DbRunKeyValueRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
@@ -55,18 +56,18 @@ export async function requireActiveRun(db: Db | Trx, projectId: number, runUuid:
   return requireActiveStage(await requireRun(db, projectId, runUuid), 'run', runUuid);
 }
 
-export async function createRun(
-  db: Db,
-  r: {
-    projectId: number;
-    experimentId: string;
-    userId: string;
-    creatorId: number;
-    runName?: string;
-    startTime: Int64;
-    tags: { key: string; value: string }[];
-  },
-): Promise<number> {
+export interface NewRun {
+  projectId: number;
+  experimentId: string;
+  userId: string;
+  creatorId: number;
+  runName?: string;
+  startTime: Int64;
+  tags: { key: string; value: string }[];
+}
+
+/** A new run's row and its tags (one per key, the last value of a repeated key), as stored: the answer needs no read. */
+export async function createRun(db: Db, r: NewRun): Promise<{ row: RunRow; tags: { key: string; value: string }[] }> {
   const tags = new Map<string, string>();
   for (const t of r.tags) tags.set(t.key, t.value);
   const tagName = tags.get(RUN_NAME_TAG);
@@ -78,27 +79,104 @@ export async function createRun(
   }
   const name = r.runName || tagName || generateRunName();
   tags.set(RUN_NAME_TAG, name);
+  const tagList = [...tags].map(([key, value]) => ({ key, value }));
+  const runUuid = crypto.randomUUID().replace(/-/g, '');
+  const startTime = int64Bind(r.startTime);
 
-  return withTransaction(db, async (trx) => {
-    const exp = await requireActiveExperiment(trx, r.projectId, r.experimentId);
-    const runUuid = crypto.randomUUID().replace(/-/g, '');
-    const [id] = await trx<DbRunRow>('runs').insert({
-      run_uuid: runUuid,
-      project_id: r.projectId,
-      experiment_id: exp.id,
-      name,
-      user_id: r.userId,
-      creator_id: r.creatorId,
-      status: 'RUNNING',
-      start_time: int64Bind(r.startTime),
-      end_time: null,
-      lifecycle_stage: 'active',
-      artifact_uri: `${exp.artifact_location.replace(/\/+$/, '')}/${runUuid}/artifacts`,
+  const inserted = hotPath.enabled
+    ? await insertRunHot(db, r, runUuid, name, startTime, tagList)
+    : await withTransaction(db, async (trx) => {
+        const exp = await requireActiveExperiment(trx, r.projectId, r.experimentId);
+        const artifactUri = runArtifactUri(exp.artifact_location, runUuid);
+        const [id] = await trx<DbRunRow>('runs').insert({
+          run_uuid: runUuid,
+          project_id: r.projectId,
+          experiment_id: exp.id,
+          name,
+          user_id: r.userId,
+          creator_id: r.creatorId,
+          status: 'RUNNING',
+          start_time: startTime,
+          end_time: null,
+          lifecycle_stage: 'active',
+          artifact_uri: artifactUri,
+        });
+        const runId = Number(id);
+        await upsertTags(trx, runId, tagList);
+        return { id: runId, experimentKey: exp.id, experimentNumber: exp.experiment_id, artifactUri };
+      });
+  const row: RunRow = {
+    id: inserted.id,
+    run_uuid: runUuid,
+    project_id: r.projectId,
+    experiment_key: inserted.experimentKey,
+    experiment_number: inserted.experimentNumber,
+    name,
+    user_id: r.userId,
+    status: 'RUNNING',
+    start_time: int64Col(startTime),
+    end_time: null,
+    lifecycle_stage: 'active',
+    deleted_time: null,
+    artifact_uri: inserted.artifactUri,
+  };
+  return { row, tags: tagList };
+}
+
+const runArtifactUri = (artifactLocation: string, runUuid: string) => `${artifactLocation.replace(/\/+$/, '')}/${runUuid}/artifacts`;
+
+/**
+ * What runs/create needs of an experiment, by (project, MLflow experiment id): its key and artifact location, which
+ * never change once the experiment exists. Its state does change, so it is not cached: the INSERT below re-checks,
+ * in the same statement, that the experiment still exists, belongs to the project and is active. A stale entry
+ * inserts nothing and is dropped. Per database handle; bounded.
+ */
+type ExperimentFacts = { id: ExperimentKey; number: ExperimentNumber; artifactLocation: string };
+const experimentFacts = new WeakMap<Db, Map<string, ExperimentFacts>>();
+const EXPERIMENT_FACTS_MAX = 10_000;
+
+/** INSERT … SELECT: the run is written only if its experiment is (still) the project's and active. */
+export const INSERT_RUN =
+  'INSERT INTO runs (run_uuid, project_id, experiment_id, name, user_id, creator_id, status, start_time, end_time, lifecycle_stage, artifact_uri) ' +
+  "SELECT ?, ?, e.id, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ? FROM experiments e WHERE e.id = ? AND e.project_id = ? AND e.lifecycle_stage = 'active'";
+export const insertTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, value) VALUES ' + Array(n).fill('(?, ?, ?)').join(', ');
+
+/**
+ * runs/create in 4 statements (BEGIN, INSERT run, INSERT tags, COMMIT), with fixed SQL on the pool's connection
+ * (db/hot.ts). The experiment is looked up (and its errors raised) by the usual code the first time only.
+ */
+async function insertRunHot(db: Db, r: NewRun, runUuid: string, name: string, startTime: number | string, tags: { key: string; value: string }[]) {
+  let cache = experimentFacts.get(db);
+  if (!cache) experimentFacts.set(db, (cache = new Map()));
+  const cacheKey = `${r.projectId}:${r.experimentId}`;
+  for (let attempt = 0; ; attempt++) {
+    let exp = cache.get(cacheKey);
+    if (!exp) {
+      const e = await requireActiveExperiment(db, r.projectId, r.experimentId);
+      exp = { id: e.id, number: e.experiment_id, artifactLocation: e.artifact_location };
+      if (cache.size >= EXPERIMENT_FACTS_MAX) cache.clear();
+      cache.set(cacheKey, exp);
+    }
+    const artifactUri = runArtifactUri(exp.artifactLocation, runUuid);
+    const facts = exp;
+    const id = await hotTransaction(db, async (exec) => {
+      // On Galera the INSERT … SELECT below does not wait for the cluster (wsrep_sync_wait=1 covers plain SELECTs):
+      // this SELECT does, so an experiment deleted through another node a moment ago is seen deleted here.
+      if (exec.causalReads) await exec('SELECT id FROM experiments WHERE id = ?', [facts.id]);
+      const run = await exec<WriteResult>(INSERT_RUN, [runUuid, r.projectId, name, r.userId, r.creatorId, startTime, artifactUri, facts.id, r.projectId]);
+      if (run.changes === 0) return undefined;
+      for (const part of chunk(tags, INSERT_CHUNK)) {
+        const binds: unknown[] = [];
+        for (const t of part) binds.push(run.insertId, t.key, t.value);
+        await exec(insertTagsSql(part.length), binds);
+      }
+      return run.insertId;
     });
-    const runId = Number(id);
-    await upsertTags(trx, runId, [...tags].map(([key, value]) => ({ key, value })));
-    return runId;
-  });
+    if (id !== undefined) return { id, experimentKey: exp.id, experimentNumber: exp.number, artifactUri };
+    // deleted (or gone) since it was cached: the usual lookup raises MLflow's error; if it passes, once more
+    cache.delete(cacheKey);
+    if (attempt > 0) throw invalidParam(`The experiment ${r.experimentId} must be in the 'active' state.`);
+  }
 }
 
 export async function updateRun(

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { Db } from './knex.ts';
 import type { DbAccessTokenRow, DbUserRow } from './tables.ts';
+import { hotQuery } from './hot.ts';
+import { projectKey, type ProjectRow } from './projects.ts';
 
 export const SCOPES = ['api', 'read_api'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -82,6 +84,14 @@ export async function authenticateToken(db: Db, token: string): Promise<TokenChe
     .where('t.token_digest', digestToken(token))
     .first('t.id', 't.scopes', 't.expires_at', 't.revoked_at', 't.last_used_at', 'u.id as user_id', 'u.username', 'u.is_admin');
   if (!row) return { ok: false, reason: 'unknown' };
+  return checkTokenRow(db, row);
+}
+
+/** Revoked, expired or good; last_used_at is touched at most every LAST_USED_INTERVAL_MS. */
+async function checkTokenRow(
+  db: Db,
+  row: Pick<DbAccessTokenRow, 'id' | 'scopes' | 'expires_at' | 'revoked_at' | 'last_used_at'> & Pick<DbUserRow, 'username' | 'is_admin'> & { user_id: number },
+): Promise<TokenCheck> {
   if (row.revoked_at != null) return { ok: false, reason: 'revoked' };
   const now = Date.now();
   if (row.expires_at != null && Number(row.expires_at) <= now) return { ok: false, reason: 'expired' };
@@ -90,7 +100,59 @@ export async function authenticateToken(db: Db, token: string): Promise<TokenChe
   }
   return {
     ok: true,
-    user: { id: row.user_id, username: row.username, isAdmin: Boolean(row.is_admin) },
+    user: { id: Number(row.user_id), username: row.username, isAdmin: Boolean(row.is_admin) },
     scopes: String(row.scopes).split(',').filter(Boolean),
   };
+}
+
+/** The project a request names, as the caller sees it; undefined when there is no such project. */
+export type ProjectForUser = ProjectRow & { access_level: number };
+
+const TOKEN_COLUMNS =
+  't.id, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, u.id AS user_id, u.username, u.is_admin';
+const PROJECT_COLUMNS =
+  'p.id AS p_id, p.path AS p_path, p.name AS p_name, p.visibility AS p_visibility, p.created_at AS p_created_at, m.access_level AS p_access_level';
+const FROM_TOKEN = 'FROM access_tokens t JOIN users u ON u.id = t.user_id';
+const JOIN_MEMBER = 'LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = u.id';
+const SQL_TOKEN = `SELECT ${TOKEN_COLUMNS} ${FROM_TOKEN} WHERE t.token_digest = ?`;
+const SQL_BY_ID = `SELECT ${TOKEN_COLUMNS}, ${PROJECT_COLUMNS} ${FROM_TOKEN} LEFT JOIN projects p ON p.id = ? ${JOIN_MEMBER} WHERE t.token_digest = ?`;
+const SQL_BY_PATH = `SELECT ${TOKEN_COLUMNS}, ${PROJECT_COLUMNS} ${FROM_TOKEN} LEFT JOIN projects p ON p.path = ? ${JOIN_MEMBER} WHERE t.token_digest = ?`;
+
+type TokenProjectRow = Pick<DbAccessTokenRow, 'id' | 'scopes' | 'expires_at' | 'revoked_at' | 'last_used_at'> &
+  Pick<DbUserRow, 'username' | 'is_admin'> & {
+    user_id: number;
+    p_id?: number | null; p_path?: string; p_name?: string; p_visibility?: string; p_created_at?: number; p_access_level?: number | null;
+  };
+
+/**
+ * authenticateToken and findProjectForUser in one indexed statement (token digest → user, the named project and the
+ * caller's membership), read afresh on every request: a revoked token, a removed member or a lowered role counts
+ * from the very next request, with no cache to go stale. `idOrPath` as findProjectForUser takes it.
+ */
+export async function authenticateTokenForProject(
+  db: Db,
+  token: string,
+  idOrPath: string,
+): Promise<{ check: TokenCheck; project: ProjectForUser | undefined }> {
+  const key = idOrPath ? projectKey(idOrPath) : undefined;
+  const digest = digestToken(token);
+  const [row] = await hotQuery<TokenProjectRow[]>(
+    db,
+    key === undefined ? SQL_TOKEN : typeof key === 'number' ? SQL_BY_ID : SQL_BY_PATH,
+    key === undefined ? [digest] : [key, digest],
+  );
+  if (!row) return { check: { ok: false, reason: 'unknown' }, project: undefined };
+  const check = await checkTokenRow(db, row);
+  const project: ProjectForUser | undefined =
+    row.p_id == null
+      ? undefined
+      : {
+          id: Number(row.p_id),
+          path: row.p_path!,
+          name: row.p_name!,
+          visibility: row.p_visibility as ProjectRow['visibility'],
+          created_at: Number(row.p_created_at),
+          access_level: row.p_access_level == null ? 0 : Number(row.p_access_level),
+        };
+  return { check, project };
 }

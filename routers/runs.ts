@@ -5,7 +5,9 @@ import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, requiredString, runInfoOut, runOut, runRequest, runStatus } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
-import { loadRuns, runInfo } from '../db/run-view.ts';
+import { getRunView, loadRuns, newRunView, runInfo } from '../db/run-view.ts';
+import { hotPath } from '../db/hot.ts';
+import { notFound } from '../core/errors.ts';
 import { logInputs, type DatasetIn } from '../db/datasets.ts';
 import { appendLoggedModel } from '../db/log-model-history.ts';
 import {
@@ -61,7 +63,7 @@ export const runsRouter = router({
       const nameTag = tags.find((t) => t.key === runs.RUN_NAME_TAG);
       if (nameTag) validateRunName(nameTag.value);
       const userTag = tags.find((t) => t.key === 'mlflow.user')?.value;
-      const id = await runs.createRun(ctx.db, {
+      const created = await runs.createRun(ctx.db, {
         projectId: ctx.project.id,
         experimentId: input.experiment_id || '0',
         userId: validateUserId(input.user_id || userTag || ctx.user.username),
@@ -70,8 +72,7 @@ export const runsRouter = router({
         startTime: input.start_time ?? Date.now(),
         tags,
       });
-      const [run] = await loadRuns(ctx.db, [id]);
-      return { run: run! };
+      return { run: newRunView(created.row, created.tags) };
     }),
 
   get: readProcedure
@@ -79,6 +80,11 @@ export const runsRouter = router({
     .input(runRequest({}))
     .output(z.object({ run: runOut }))
     .query(async ({ ctx, input }) => {
+      if (hotPath.enabled) {
+        const run = await getRunView(ctx.db, ctx.project.id, input.run_id);
+        if (!run) throw notFound(`Run with id=${input.run_id} not found`);
+        return { run };
+      }
       const row = await runs.requireRun(ctx.db, ctx.project.id, input.run_id);
       const [run] = await loadRuns(ctx.db, [row]);
       return { run: run! };

@@ -105,7 +105,7 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
   project.use(['/ml/mlflow/api/2.0/mlflow', '/ml/mlflow/ajax-api/2.0/mlflow'], facade, endpointNotFound);
   project.use(['/ml/mlflow/api/2.0/mlflow-artifacts', '/ml/mlflow/ajax-api/2.0/mlflow-artifacts'], proxy, endpointNotFound);
   project.use(endpointNotFound);
-  const projectChain = [authenticate(), resolveProject((req) => req.params.id as string)];
+  const projectChain = [authenticate((req) => req.params.id as string), resolveProject((req) => req.params.id as string)];
   app.use('/api/v4/projects/:id/trpc', deferErrors(projectChain), trpc);
   app.use('/api/v4/projects/:id', ...projectChain, project);
 
@@ -113,8 +113,8 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
   app.use('/api/v4/trpc', deferErrors([authenticate()]), trpc);
 
   // The root mount: the same API for one configured project, so MLFLOW_TRACKING_URI=http://host:port works.
-  app.use(['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'], authenticate(), resolveProject(() => config.rootProject), facade, endpointNotFound);
-  app.use(['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts'], authenticate(), resolveProject(() => config.rootProject), proxy, endpointNotFound);
+  app.use(['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'], authenticate(() => config.rootProject), resolveProject(() => config.rootProject), facade, endpointNotFound);
+  app.use(['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts'], authenticate(() => config.rootProject), resolveProject(() => config.rootProject), proxy, endpointNotFound);
 
   app.use(endpointNotFound);
 

@@ -5,7 +5,7 @@ import { startTarget } from './common.ts';
 import { benchLogBatch } from './log-batch.ts';
 
 const mysqlUrl = process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL;
-const only = new Set((process.env.BENCH ?? 'log-batch,search,registry').split(','));
+const only = new Set((process.env.BENCH ?? 'log-batch,search,registry,create').split(','));
 const kinds: ('sqlite' | 'mysql')[] = mysqlUrl ? ['sqlite', 'mysql'] : ['sqlite'];
 if (!mysqlUrl) console.log('(no MLTRACK_BENCH_MYSQL_URL: SQLite only)');
 
@@ -28,6 +28,10 @@ for (const kind of kinds) {
         await t.close();
       }
     }
+  }
+  if (only.has('create')) {
+    const { benchCreate } = await import('./create.ts');
+    await benchCreate(kind, mysqlUrl);
   }
   if (only.has('registry')) {
     const { benchRegistry } = await import('./registry.ts');

@@ -1,0 +1,253 @@
+/**
+ * runs/create at 1 and 20 clients (issue 11, items 2 and 3): mltrack's server in a child process (so its CPU is read
+ * from /proc/<pid>/stat apart from this load generator's), first as the request path was before the CPU work
+ * (BENCH_PLAIN=1: every statement through knex's builder, no prepared-statement cache), then as it is; next to the
+ * same minimal runs/create transaction (BEGIN, the INSERT … SELECT of the run, the INSERT of its tags, COMMIT: the
+ * statements mltrack's create path issues) run by a bare driver on the same database in the same run
+ * (better-sqlite3 prepared statements; raw mysql2 with as many connections as mltrack's pool, 10 at most).
+ * Prints req/s, mltrack/bare, the server's CPU per request, and the HTTP floor: GET /health (no database, no auth)
+ * through the same client at the same concurrency, which no HTTP request can beat. MLTRACK_BENCH_DB_PID (a MySQL
+ * server's pid on this machine) adds the database server's CPU per request.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
+import { INSERT_RUN, insertTagsSql } from '../../db/runs.ts';
+import { fmt } from './common.ts';
+
+const CLIENTS = [1, 20];
+const N = Number(process.env.BENCH_CREATE_N || 1500);
+const WARMUP = Number(process.env.BENCH_CREATE_WARMUP || 2000);
+const MYSQL_POOL = 10; // db/knex.ts: pool.max
+/** The MySQL server's pid (same machine), to report its CPU per request too; shared servers make this noisy. */
+const DB_PID = Number(process.env.MLTRACK_BENCH_DB_PID || 0);
+
+/** What an MLflow client sends to start a run (mlflow.start_run: user, source name and type, a run name). */
+const body = (i: number) => ({
+  experiment_id: '0',
+  start_time: Date.now(),
+  run_name: `bench-${i}`,
+  tags: [
+    { key: 'mlflow.user', value: 'bench' },
+    { key: 'mlflow.source.name', value: 'bench.py' },
+    { key: 'mlflow.source.type', value: 'LOCAL' },
+  ],
+});
+
+interface Child {
+  proc: ChildProcess;
+  port: number;
+  token: string;
+}
+
+async function startChild(env: Record<string, string>): Promise<Child> {
+  const proc = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+  });
+  const { port, token } = await new Promise<{ port: number; token: string }>((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as { port: number; token: string }));
+    proc.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
+  });
+  return { proc, port, token };
+}
+
+async function stopChild(c: Child) {
+  const exited = new Promise((r) => c.proc.once('exit', r));
+  c.proc.send('stop');
+  await exited;
+}
+
+/** CPU time (user + system) of a process so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks: USER_HZ is 100 on Linux
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function createRun(c: Child, i: number): Promise<void> {
+  const data = Buffer.from(JSON.stringify(body(i)));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1', port: c.port, method: 'POST', path: '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow/runs/create', agent,
+        headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', 'content-length': data.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`runs/create → ${res.statusCode} ${Buffer.concat(chunks)}`))));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** `n` calls of `one` spread over `clients` loops; calls per second. */
+async function drive(clients: number, n: number, one: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < n) await one(next++);
+  }));
+  return (n / (performance.now() - t0)) * 1000;
+}
+
+interface Figures { rps: number; cpu: number; health: number; dbCpu?: number }
+
+function health(c: Child): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: c.port, path: '/health', agent }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    }).on('error', reject);
+  });
+}
+
+/** mltrack's runs/create at each concurrency: req/s and the server's CPU ms per request. */
+async function measureServer(c: Child, kind: 'sqlite' | 'mysql'): Promise<Figures[]> {
+  await drive(4, WARMUP, (i) => createRun(c, i)); // warm-up: JIT, pool, experiment lookup
+  const out: Figures[] = [];
+  for (const clients of CLIENTS) {
+    const dbPid = kind === 'mysql' && DB_PID ? DB_PID : 0;
+    const cpu0 = cpuMs(c.proc.pid!);
+    const db0 = dbPid ? cpuMs(dbPid) : 0;
+    const rps = await drive(clients, N, (i) => createRun(c, i));
+    const cpu = (cpuMs(c.proc.pid!) - cpu0) / N;
+    const dbCpu = dbPid ? (cpuMs(dbPid) - db0) / N : undefined;
+    // the HTTP floor: GET /health (no database, no auth) through the same client at the same concurrency
+    out.push({ rps, cpu, dbCpu, health: await drive(clients, N, () => health(c)) });
+  }
+  return out;
+}
+
+/** The bare driver's transaction: one function per call, on the database mltrack just used. */
+type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
+
+function bareSqlite(file: string): Bare {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  const exp = db.prepare('SELECT id, artifact_location FROM experiments WHERE project_id = 1 AND experiment_id = 0').get() as { id: number; artifact_location: string };
+  const insertRun = db.prepare(INSERT_RUN);
+  const insertTags = db.prepare(insertTagsSql(4));
+  const tx = db.transaction((i: number) => {
+    const b = body(i);
+    const uuid = crypto.randomUUID().replace(/-/g, '');
+    const r = insertRun.run(uuid, 1, b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`, exp.id, 1);
+    const id = r.lastInsertRowid;
+    insertTags.run(id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value]));
+  });
+  return {
+    one: async (i) => void tx.immediate(i),
+    close: async () => void db.close(),
+  };
+}
+
+async function bareMysql(url: string, clients: number): Promise<Bare> {
+  const u = new URL(url);
+  const pool = mysql.createPool({
+    host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password),
+    database: u.pathname.slice(1), charset: 'utf8mb4', connectionLimit: Math.min(clients, MYSQL_POOL),
+  });
+  const [[exp]] = (await pool.query('SELECT id, artifact_location FROM experiments WHERE project_id = 1 AND experiment_id = 0')) as any;
+  const tagsSql = insertTagsSql(4);
+  return {
+    one: async (i) => {
+      const b = body(i);
+      const uuid = crypto.randomUUID().replace(/-/g, '');
+      const conn = await pool.getConnection();
+      try {
+        await conn.query('BEGIN');
+        const [r] = (await conn.query(INSERT_RUN, [uuid, 1, b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`, exp.id, 1])) as any;
+        const id = r.insertId;
+        await conn.query(tagsSql, [id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value])]);
+        await conn.query('COMMIT');
+      } finally {
+        conn.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** A fresh place for one server: a temp dir, and on MySQL a new database on the given server. */
+async function freshStore(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-bench-create-'));
+  if (kind === 'sqlite') return { dataDir, url: '', drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
+  const u = new URL(mysqlUrl!);
+  const name = `mltrack_bench_${crypto.randomBytes(3).toString('hex')}`;
+  const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  const c = await mysql.createConnection(conn);
+  await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  await c.end();
+  u.pathname = `/${name}`;
+  return {
+    dataDir,
+    url: u.toString(),
+    drop: async () => {
+      const c2 = await mysql.createConnection(conn);
+      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c2.end();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
+  const results: Record<'before' | 'after', Figures[]> = { before: [], after: [] };
+  let bare: number[] = [];
+  for (const mode of ['before', 'after'] as const) {
+    const store = await freshStore(kind, mysqlUrl);
+    try {
+      const child = await startChild({ BENCH_DATA_DIR: store.dataDir, BENCH_DATABASE_URL: store.url, BENCH_PLAIN: mode === 'before' ? '1' : '0' });
+      try {
+        results[mode] = await measureServer(child, kind);
+      } finally {
+        await stopChild(child);
+      }
+      if (mode === 'after') {
+        bare = [];
+        for (const clients of CLIENTS) {
+          const b = kind === 'sqlite' ? bareSqlite(path.join(store.dataDir, 'mltrack.sqlite')) : await bareMysql(store.url, clients);
+          try {
+            await drive(clients, 100, b.one); // warm-up
+            bare.push(await drive(clients, N, b.one));
+          } finally {
+            await b.close();
+          }
+        }
+      }
+    } finally {
+      await store.drop();
+    }
+  }
+  CLIENTS.forEach((clients, i) => {
+    const before = results.before[i]!;
+    const after = results.after[i]!;
+    console.log(
+      `[${kind}] runs/create, ${String(clients).padStart(2)} client(s): mltrack ${fmt(after.rps)} req/s (before ${fmt(before.rps)}) | ` +
+        `bare driver ${fmt(bare[i]!)} tx/s | mltrack/bare ${fmt(after.rps / bare[i]!, 2)} (before ${fmt(before.rps / bare[i]!, 2)}) | ` +
+        `server CPU ${fmt(after.cpu, 3)} ms/request (before ${fmt(before.cpu, 3)}) | ` +
+        (after.dbCpu !== undefined ? `database CPU ${fmt(after.dbCpu, 3)} ms/request (before ${fmt(before.dbCpu!, 3)}) | ` : '') +
+        `HTTP floor (GET /health) ${fmt(after.health)} req/s`,
+    );
+  });
+}
+
+// npx tsx scripts/bench/create.ts: this figure alone (MLTRACK_BENCH_MYSQL_URL or MLTRACK_TEST_MYSQL_URL adds MySQL)
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const mysqlUrl = process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL;
+  await benchCreate('sqlite');
+  if (mysqlUrl) await benchCreate('mysql', mysqlUrl);
+  process.exit(0);
+}
