@@ -5,6 +5,8 @@ import { int64Transformer } from '../core/transformer.ts';
 export type { AppRouter } from '../routers/index.ts';
 /** The wire codec, for clients that build their own links (the web UI sends a session cookie, not a token). */
 export { int64Transformer } from '../core/transformer.ts';
+/** ui.runs answers columns in this compact form; decodeColumn gives one value per run. */
+export { decodeColumn, type Column } from '../core/columns.ts';
 
 export interface MltrackClientOptions {
   /** e.g. http://127.0.0.1:5000 */

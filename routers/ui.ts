@@ -3,6 +3,7 @@ import { authedProcedure, readProcedure, router } from './trpc.ts';
 import { viewType } from './schemas.ts';
 import { ACCESS } from '../core/accounts.ts';
 import { notFound } from '../core/errors.ts';
+import { encodeColumn, type Column } from '../core/columns.ts';
 import { searchRuns } from '../db/search/index.ts';
 import { getExperimentRowByIid } from '../db/experiments.ts';
 import { experimentKeys, experimentsWithCounts, metricBuckets, runColumns } from '../db/ui.ts';
@@ -13,7 +14,7 @@ import { experimentKeys, experimentsWithCounts, metricBuckets, runColumns } from
  * MLflow-shaped JSON and parse ~20× faster).
  */
 
-const cell = z.union([z.string(), z.number(), z.null()]);
+const column = z.union([z.object({ n: z.array(z.number().nullable()) }), z.object({ s: z.array(z.string()), i: z.array(z.number().int()) })]);
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
 
 const ATTRS = ['name', 'status', 'start_time', 'duration', 'user', 'source', 'lifecycle'] as const;
@@ -73,7 +74,8 @@ export const uiRouter = router({
       limit: z.number().int().min(1).max(10000).default(5000),
       cursor: z.string().max(2000).optional(),
     }))
-    .output(z.object({ total: z.number(), nextCursor: z.string().nullable(), runIds: z.array(z.string()), columns: z.record(z.string(), z.array(cell)) }))
+    // columns in core/columns.ts's compact form: numbers as they are, strings as a dictionary and indexes
+    .output(z.object({ total: z.number(), nextCursor: z.string().nullable(), runIds: z.array(z.string()), columns: z.record(z.string(), column) }))
     .query(async ({ ctx, input }) => {
       const e = await getExperimentRowByIid(ctx.db, ctx.project.id, input.experimentId);
       if (!e) throw notFound(`No Experiment with id=${input.experimentId} exists`);
@@ -110,7 +112,10 @@ export const uiRouter = router({
       }
       for (const p of cols.params as any[]) columns[`params.${p.key}`]![pos.get(Number(p.run_id))!] = p.value;
       for (const m of cols.metrics as any[]) columns[`metrics.${m.key}`]![pos.get(Number(m.run_id))!] = m.is_nan ? null : finite(Number(m.value));
-      return { total, nextCursor: page.nextPageToken ?? null, runIds, columns };
+      const numeric = (k: string) => k === 'attr.start_time' || k === 'attr.duration' || k.startsWith('metrics.');
+      const wire: Record<string, Column> = {};
+      for (const [k, v] of Object.entries(columns)) wire[k] = encodeColumn(v, numeric(k));
+      return { total, nextCursor: page.nextPageToken ?? null, runIds, columns: wire };
     }),
 
   /** One metric's whole history, downsampled on the server to `points` x-buckets (min, max, last). */

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { createMltrackClient } from '../client/index.ts';
+import { decodeColumn, type Column } from '../core/columns.ts';
+
+const col = (c: Column | undefined) => (c ? decodeColumn(c) : undefined);
 
 /** The tRPC procedures made for the web UI: project role, experiments with counts, keys with counts, runs as columns, downsampled histories. */
 describe.each(DB_KINDS)('ui procedures (%s)', (kind) => {
@@ -49,13 +52,17 @@ describe.each(DB_KINDS)('ui procedures (%s)', (kind) => {
     expect(first.total).toBe(7);
     expect(first.runIds).toEqual(ids.slice(0, 4));
     expect(Object.keys(first.columns).sort()).toEqual(['attr.duration', 'attr.lifecycle', 'attr.name', 'attr.source', 'attr.start_time', 'attr.status', 'attr.user', 'metrics.acc', 'params.lr', 'tags.team']);
-    expect(first.columns['metrics.acc']).toEqual([0, 0.1, 0.2, 0.3]);
-    expect(first.columns['tags.team']).toEqual(['a', 'a', 'a', null]);
+    expect(col(first.columns['metrics.acc'])).toEqual([0, 0.1, 0.2, 0.3]);
+    expect(col(first.columns['tags.team'])).toEqual(['a', 'a', 'a', null]);
+    // strings travel as a dictionary and an index per row
+    expect(first.columns['tags.team']).toEqual({ s: ['a'], i: [0, 0, 0, -1] });
+    expect(first.columns['metrics.acc']).toEqual({ n: [0, 0.1, 0.2, 0.3] });
+    expect(col(first.columns['params.lr'])).toEqual(['0', '1', '0', '1']);
     const second = await c.ui.runs.query({ experimentId: eid, metrics: ['acc'], limit: 4, orderBy: ['attributes.start_time ASC'], cursor: first.nextCursor! });
     expect(second.runIds).toEqual(ids.slice(4));
     expect(second.nextCursor).toBeNull();
     const max = await c.ui.runs.query({ experimentId: eid, metrics: ['acc'], metricAgg: 'max', filter: 'params.lr = "1"', orderBy: ['attributes.start_time ASC'] });
-    expect([max.total, max.columns['metrics.acc']]).toEqual([3, [6, 8, 10]]);
+    expect([max.total, col(max.columns['metrics.acc'])]).toEqual([3, [6, 8, 10]]);
     await expect(c.ui.runs.query({ experimentId: eid, filter: 'metrics.acc >' })).rejects.toThrow(/Invalid|filter|expected/i);
     await expect(c.ui.runs.query({ experimentId: '999' })).rejects.toThrow(/No Experiment with id=999/);
   });

@@ -2,8 +2,10 @@
 /// <reference lib="dom.iterable" />
 // UI benchmark: headless Debian chromium against a seeded server, medians of 3, each next to a same-run baseline.
 //   npm run bench:ui                       (SQLite; MLTRACK_BENCH_MYSQL_URL=mysql://… adds the server-side figures on MySQL)
-// Figures: 10k runs × 30 columns painted after navigation; sort by a metric; a run with 10 metrics × 100k points
-// with every chart drawn; server time of a 1,000-bucket history of a 1M-point metric; bundle sizes gzipped.
+// Figures: 10k runs × 30 columns painted after navigation (first rows), then all rows in, with where that time goes
+// (resource timings of each request, the runs procedure timed from node); sort by a metric; a run with 10 metrics ×
+// 100k points (BENCH_UI_CHART_POINTS=1000000 for 1M; seeding then takes minutes) with every chart drawn; server time
+// of a 1,000-bucket history of a 1M-point metric; bundle sizes gzipped.
 // Long: seeding 1M points takes ~20 s on SQLite and longer on MariaDB. Not a test: nothing here asserts a timing.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -99,11 +101,16 @@ async function browserFigures(t: BenchTarget, s: { eid: string; chartRunUuid: st
   const cols = [...Array(10).keys()].flatMap((k) => [`m:m${k}`, `p:p${k}`, `t:t${k}`]).join('\n');
   const runsUrl = `${ui}#/experiments/${s.eid}?cols=${encodeURIComponent(cols)}`;
   const paint: number[] = [], base: number[] = [], sort: number[] = [], sortBase: number[] = [];
+  const phases: Record<string, number>[] = [], complete: number[] = [];
   for (let i = 0; i < 3; i++) {
     const p = await ctx.newPage();
     await p.goto(runsUrl);
     await p.waitForFunction(() => performance.getEntriesByName('mltrack:runs-painted').length > 0, null, { timeout: 60_000 });
     paint.push(await p.evaluate(() => performance.getEntriesByName('mltrack:runs-painted')[0]!.startTime));
+    // the rest of the rows (sorting needs them all)
+    await p.waitForFunction(() => performance.getEntriesByName('mltrack:runs-complete').length > 0, null, { timeout: 60_000 });
+    complete.push(await p.evaluate(() => performance.getEntriesByName('mltrack:runs-complete')[0]!.startTime));
+    phases.push(await p.evaluate(`(${PHASES})()`) as Record<string, number>);
     // baseline, same page and run: fetching the same runs MLflow-shaped (runs/search, 1,000 a page) and parsing them
     base.push(await p.evaluate(async ({ eid }) => {
       const a = performance.now();
@@ -125,6 +132,10 @@ async function browserFigures(t: BenchTarget, s: { eid: string; chartRunUuid: st
     await p.close();
   }
   console.log(`[browser] ${RUNS.toLocaleString('en-US')} runs × 36 columns painted after navigation: median ${f(median(paint))} (${paint.map(f).join(', ')}); baseline: fetching the same runs MLflow-shaped via runs/search: ${f(median(base))}`);
+  console.log(`[browser] ${RUNS.toLocaleString('en-US')} runs × 36 columns, all rows loaded and shown (sortable): median ${f(median(complete))} (${complete.map(f).join(', ')}); baseline: the MLflow-shaped fetch above: ${f(median(base))}`);
+  const keys = Object.keys(phases[0] ?? {});
+  console.log(`  where the paint time goes (medians, ms after navigation): ${keys.map((k) => `${k} ${median(phases.map((x) => x[k] ?? NaN)).toFixed(0)}`).join(', ')}`);
+  console.log(`  ui.runs (${RUNS.toLocaleString("en-US")} runs × 30 columns) server, node client: ${await runsServerTime(t, s.eid, cols)}`);
   console.log(`[browser] sort ${RUNS.toLocaleString('en-US')} loaded runs by a metric, click → painted: median ${f(median(sort))} (${sort.map(f).join(', ')}); baseline: Array.sort of 10k objects alone: ${f(median(sortBase))}`);
 
   const charts: number[] = [], chartBase: number[] = [];
@@ -160,6 +171,55 @@ const SORT_ONCE = `async (k) => {
   console.log('sort phases', (b - a).toFixed(1), (c - b).toFixed(1), m.length ? m[m.length - 1].duration.toFixed(1) : '-');
   return c - a;
 }`;
+
+// Resource timings of the runs page: when each request of the waterfall started and ended, and when JS booted.
+const PHASES = `() => {
+  const out = {};
+  const nav = performance.getEntriesByType('navigation')[0];
+  out['html'] = nav.responseEnd;
+  for (const r of performance.getEntriesByType('resource')) {
+    const n = r.name;
+    const tag = /assets\\/index-[^/]*\\.js$/.test(n) ? 'entry.js' : /assets\\/start-[^/]*\\.js$/.test(n) ? 'app.js' : /\\/ui\\/session/.test(n) ? 'session' : /ui\\.runs/.test(n) ? (/orderBy/.test(decodeURIComponent(n)) ? 'runs head' : 'runs all') : /ui\\.project/.test(n) ? 'project' : /ui\\.keys/.test(n) ? 'keys' : null;
+    if (!tag || out[tag + ' start'] !== undefined) continue;
+    out[tag + ' start'] = r.startTime; out[tag + ' end'] = r.responseEnd;
+    if (tag === 'runs all') out['runs all kB'] = r.encodedBodySize / 1024;
+  }
+  for (const [m, k] of [['mltrack:boot', 'entry ran'], ['mltrack:app', 'app ran'], ['mltrack:runs-complete', 'all rows shown']]) {
+    const e = performance.getEntriesByName(m)[0];
+    if (e) out[k] = e.startTime;
+  }
+  const got = performance.getEntriesByName('mltrack:runs-data')[0];
+  if (got) out['runs parsed'] = got.startTime;
+  return out;
+}`;
+
+/** The runs page procedure as the UI calls it, timed from node (HTTP on loopback ≈ server time + JSON): median of 3. */
+async function runsServerTime(t: BenchTarget, eid: string, cols: string) {
+  const ks = cols.split('\n');
+  const input = { experimentId: eid, viewType: 'ACTIVE_ONLY', metrics: ks.filter((k) => k[0] === 'm').map((k) => k.slice(2)), params: ks.filter((k) => k[0] === 'p').map((k) => k.slice(2)), tags: ks.filter((k) => k[0] === 't').map((k) => k.slice(2)), metricAgg: 'last', limit: 10_000 };
+  const url = `http://127.0.0.1:${t.port}/api/v4/projects/1/trpc/ui.runs?input=${encodeURIComponent(JSON.stringify(input))}`;
+  const xs: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 3; i++) {
+    const a = performance.now();
+    const r = await fetch(url, { headers: { authorization: `Bearer ${t.token}` } });
+    bytes = (await r.arrayBuffer()).byteLength;
+    if (!r.ok) throw new Error(`ui.runs ${r.status}`);
+    xs.push(performance.now() - a);
+  }
+  // baseline, same run: the same runs MLflow-shaped (runs/search, 1,000 a page), also from node
+  const ys: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const a = performance.now();
+    let token: string | undefined;
+    do {
+      const r = await fetch(`http://127.0.0.1:${t.port}${t.base}/runs/search`, { method: 'POST', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ experiment_ids: [eid], max_results: 1000, page_token: token }) });
+      token = ((await r.json()) as { next_page_token?: string }).next_page_token;
+    } while (token);
+    ys.push(performance.now() - a);
+  }
+  return `median ${f(median(xs))} (${xs.map(f).join(', ')}), ${(bytes / 1024).toFixed(0)} kB uncompressed; baseline runs/search of the same runs from node: ${f(median(ys))}`;
+}
 
 async function sortOnce(p: Page, key: string): Promise<number> {
   return p.evaluate(`(${SORT_ONCE})(${JSON.stringify(key)})`) as Promise<number>;

@@ -253,10 +253,83 @@ describe.skipIf(!CHROMIUM).each(DB_KINDS)('browser: web UI journeys (%s)', (kind
     ]);
     await page.getByLabel('Only differences').check();
     expect(await table.getByRole('row').allInnerTexts()).toEqual(['Name\twide\tdeep', 'param model\tcnn\tresnet', 'metric acc\t0.9\t0.3', 'metric loss\t2.06236\t2.16236']);
-    await page.getByRole('combobox', { name: /^Metric/ }).selectOption('loss');
+    // one overlay chart per chosen metric: the first one by default, more from the picker
+    const picker = page.getByRole('group', { name: /^Metrics to chart/ });
+    await page.getByRole('figure', { name: 'Chart of acc' }).getByText('2 points drawn of 2 logged').waitFor();
+    await picker.getByRole('checkbox', { name: 'loss' }).check();
     await page.getByRole('figure', { name: 'Chart of loss' }).getByText('40 points drawn of 40 logged').waitFor();
-    expect(await page.evaluate(() => window.__mltrackCharts!.loss!.series.map((x: { label?: string }) => x.label))).toEqual(['step', 'wide', 'deep']);
+    expect(await page.getByRole('figure', { name: /^Chart of / }).count()).toBe(2);
+    const labels = () => page.evaluate(() => Object.fromEntries(Object.entries(window.__mltrackCharts!).map(([k, u]) => [k, u.series.map((x) => x.label)])));
+    expect(await labels()).toEqual({ acc: ['step', 'wide', 'deep'], loss: ['step', 'wide', 'deep'] });
     expect(await axe(page)).toEqual([]);
+    await picker.getByRole('checkbox', { name: 'acc' }).uncheck();
+    await page.getByRole('figure', { name: 'Chart of acc' }).waitFor({ state: 'detached' });
+    expect(await labels()).toEqual({ loss: ['step', 'wide', 'deep'] });
+    expect(decodeURIComponent(page.url())).toContain('charts=loss');
+    expect(errors).toEqual([]);
+  });
+
+  it('compare three runs: the picked metrics each get an overlay chart with one series per run, in the URL', async () => {
+    const charts = encodeURIComponent('acc\nloss');
+    const ids = [data.runs.baseline, data.runs.wide, data.runs.deep].join(',');
+    const { page, errors } = await open(`#/experiments/${data.experimentId}/compare?runs=${ids}&charts=${charts}`);
+    await signInWithToken(page, s.tokens.write);
+    await page.getByRole('heading', { name: 'Comparing 3 runs' }).waitFor();
+    await page.getByRole('figure', { name: 'Chart of loss' }).getByText(/points drawn of 5,040 logged/).waitFor();
+    await page.getByRole('figure', { name: 'Chart of acc' }).getByText('3 points drawn of 3 logged').waitFor();
+    const drawn = await page.evaluate(() => Object.fromEntries(Object.entries(window.__mltrackCharts!).map(([k, u]) => [k, { series: u.series.map((x) => x.label), columns: u.data.length }])));
+    // x + one series per run, each named after its run
+    expect(drawn).toEqual({ acc: { series: ['step', 'baseline', 'wide', 'deep'], columns: 4 }, loss: { series: ['step', 'baseline', 'wide', 'deep'], columns: 4 } });
+    expect(await page.getByRole('group', { name: 'Metrics to chart (2 of 2)' }).getByRole('checkbox', { checked: true }).count()).toBe(2);
+    expect(errors).toEqual([]);
+  });
+
+  it('filter box: suggests keys, operators and `and` as you type, taken with the keyboard (combobox pattern)', async () => {
+    const { page, errors } = await open(`#/experiments/${data.experimentId}`);
+    await signInWithToken(page, s.tokens.write);
+    await page.getByText('3 of 3 runs').waitFor();
+    const box = page.getByRole('combobox', { name: 'Filter' });
+    const list = page.getByRole('listbox', { name: 'Suggestions' });
+    const options = () => list.locator('[role=option] > span:first-child').allInnerTexts();
+    await box.focus();
+    await page.keyboard.type('met');
+    await list.waitFor();
+    await expect.poll(options).toEqual(['metrics.acc', 'metrics.loss']);
+    expect(await box.getAttribute('aria-expanded')).toBe('true');
+    expect(await list.getByRole('option', { name: /metrics\.acc/ }).innerText()).toContain('3 runs');
+    await page.keyboard.press('Escape');
+    await list.waitFor({ state: 'hidden' });
+    expect(await box.getAttribute('aria-expanded')).toBe('false');
+    await page.keyboard.press('ArrowDown');
+    const first = list.getByRole('option').first();
+    expect(await box.getAttribute('aria-activedescendant')).toBe(await first.getAttribute('id'));
+    expect(await first.getAttribute('aria-selected')).toBe('true');
+    expect(await axe(page)).toEqual([]);
+    await page.keyboard.press('Enter');
+    expect(await box.inputValue()).toBe('metrics.acc ');
+    // after a metric key: numeric operators
+    await expect.poll(options).toEqual(['=', '!=', '>', '>=', '<', '<=']);
+    await page.keyboard.type('>');
+    await expect.poll(options).toEqual(['>', '>=']);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('0.5 ');
+    await expect.poll(options).toEqual(['and']);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('params.mo');
+    await expect.poll(options).toEqual(['params.model']);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    // after a param key: string operators
+    await expect.poll(options).toEqual(['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN']);
+    await page.keyboard.type('= "cnn"');
+    expect(await box.getAttribute('aria-expanded')).toBe('false');
+    expect(await box.inputValue()).toBe('metrics.acc > 0.5 and params.model = "cnn"');
+    // Enter with no option chosen applies the filter
+    await page.keyboard.press('Enter');
+    await page.getByText('2 of 2 runs').waitFor();
+    expect(new URLSearchParams(page.url().split('?')[1]).get('filter')).toBe('metrics.acc > 0.5 and params.model = "cnn"');
     expect(errors).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { errorCode, errorMessage, getSession, signIn, signOut, trpc } from './api.ts';
+import { errorCode, errorMessage, getSession, preloadedOr, signIn, signOut, trpc } from './api.ts';
 import { href, parseHash, useHash } from './router.ts';
 import { Experiments } from './views/Experiments.tsx';
 import { Projects } from './views/Projects.tsx';
@@ -74,7 +74,7 @@ function Shell({ username }: { username: string }) {
   const qc = useQueryClient();
   const hash = useHash();
   const { route, query } = parseHash(hash);
-  const project = useQuery({ queryKey: ['project'], queryFn: () => trpc.ui.project.query() });
+  const project = useQuery({ queryKey: ['project'], queryFn: () => preloadedOr('ui.project', undefined, () => trpc.ui.project.query()) });
   async function out() {
     await signOut();
     // forget everything the signed-in user saw, then show the sign-in page

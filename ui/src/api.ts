@@ -1,20 +1,21 @@
-import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, splitLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../../routers/index.ts';
 // The wire codec shared with the server, through the typed client package: int64 values travel as {"$int64"}.
 import { int64Transformer } from '../../client/index.ts';
 
-/** The project this page belongs to: put in index.html by the server (`/` → the root project). */
-export const projectRef: string =
-  document.querySelector<HTMLMetaElement>('meta[name="mltrack-project"]')?.content ??
-  decodeURIComponent(/\/api\/v4\/projects\/([^/]+)\/ml\/mlflow/.exec(location.pathname)?.[1] ?? '1');
+import { projectRef, takePreloaded, trpcBase, UI_HEADERS } from './preload.ts';
 
-/** Every request carries this header: the server's same-origin proof for cookie-authenticated writes. */
-const UI_HEADERS = { 'x-mltrack-ui': '1' };
+export { projectRef };
 
-const link = (url: string) =>
-  httpBatchLink({ url, transformer: int64Transformer, headers: () => UI_HEADERS, maxURLLength: 6000 });
+// The big answers (a runs page, a history) go alone: batched, every query of the tick waited for the slowest.
+const UNBATCHED = new Set(['ui.runs', 'ui.metricHistory']);
+const link = (url: string) => splitLink({
+  condition: (op) => UNBATCHED.has(op.path),
+  true: httpLink({ url, transformer: int64Transformer, headers: () => UI_HEADERS }),
+  false: httpBatchLink({ url, transformer: int64Transformer, headers: () => UI_HEADERS, maxURLLength: 6000 }),
+});
 
-export const trpc = createTRPCClient<AppRouter>({ links: [link(`/api/v4/projects/${encodeURIComponent(projectRef)}/trpc`)] });
+export const trpc = createTRPCClient<AppRouter>({ links: [link(trpcBase)] });
 export const instanceTrpc = createTRPCClient<AppRouter>({ links: [link('/api/v4/trpc')] });
 
 /** MLflow REST base of this project (artifact downloads go through its proxy). */
@@ -23,6 +24,8 @@ export const mlflowBase = `/api/v4/projects/${encodeURIComponent(projectRef)}/ml
 export interface Session { user: { username: string; isAdmin: boolean }; scopes: string[] }
 
 export async function getSession(): Promise<Session | null> {
+  const pre = await takePreloaded<Session | null>('session');
+  if (pre !== undefined) return pre;
   const r = await fetch('/api/v4/ui/session', { headers: UI_HEADERS });
   if (r.status === 401) return null;
   if (!r.ok) throw new Error(`session check failed: HTTP ${r.status}`);
@@ -38,6 +41,12 @@ export async function signIn(body: { token: string } | { username: string; passw
 
 export async function signOut(): Promise<void> {
   await fetch('/api/v4/ui/session', { method: 'DELETE', headers: UI_HEADERS });
+}
+
+/** The preloaded answer (preload.ts) of this query if there is one, else the query itself. */
+export async function preloadedOr<T>(path: string, input: unknown, query: () => Promise<T>): Promise<T> {
+  const pre = await takePreloaded<T>(path, input);
+  return pre !== undefined ? pre : query();
 }
 
 /** MLflow error code of a failed call, if any. */

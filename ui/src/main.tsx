@@ -1,14 +1,7 @@
-import { createRoot } from 'react-dom/client';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { App } from './App.tsx';
-import './styles.css';
+// Entry: start the route's requests first (preload.ts, a few kB), then load and run the app. The app chunk
+// (React, TanStack, the table) is fetched, parsed and run while the server answers.
+import { preloadRoute } from './preload.ts';
 
 performance.mark('mltrack:boot');
-const queryClient = new QueryClient({
-  defaultOptions: { queries: { retry: (n, e) => n < 1 && !/not found|permission|auth/i.test(String((e as Error)?.message)), refetchOnWindowFocus: false, staleTime: 10_000 } },
-});
-createRoot(document.getElementById('root')!).render(
-  <QueryClientProvider client={queryClient}>
-    <App />
-  </QueryClientProvider>,
-);
+preloadRoute();
+void import('./start.tsx');

@@ -1,7 +1,8 @@
 import { useMemo, useState } from 'react';
 
-export interface ColRef { kind: 'metrics' | 'params' | 'tags'; key: string }
-type Keys = { metrics: { key: string; count: number }[]; params: { key: string; count: number }[]; tags: { key: string; count: number }[] };
+import type { ColRef, Keys } from '../preload.ts';
+
+export type { ColRef };
 
 /** Shows at most this many keys per section: an experiment with 12,000 metric keys stays instant; search narrows it. */
 const SHOWN = 100;

@@ -1,6 +1,7 @@
 import { lazy, Suspense, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { errorMessage, trpc } from '../api.ts';
+import { errorMessage, preloadedOr, trpc } from '../api.ts';
+import { decodeColumn } from '../../../client/index.ts';
 import { href, setQuery } from '../router.ts';
 import { Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
 import type { XMode } from './Chart.tsx';
@@ -14,7 +15,7 @@ const num = (v: unknown) => (v == null ? null : Number(v));
 
 export default function RunPage({ experimentId, runId, query, canWrite }: { experimentId: string; runId: string; query: URLSearchParams; canWrite: boolean }) {
   const tab = query.get('tab') ?? 'overview';
-  const q = useQuery({ queryKey: ['run', runId], queryFn: () => trpc.runs.get.query({ run_id: runId }) });
+  const q = useQuery({ queryKey: ['run', runId], queryFn: () => preloadedOr('runs.get', { run_id: runId }, () => trpc.runs.get.query({ run_id: runId })) });
   if (q.isPending) return <Loading what="run" />;
   if (q.isError) return <Problem error={q.error} action={<a href={href(`/experiments/${experimentId}`)}>Back to the runs</a>} />;
   const run = q.data.run;
@@ -60,7 +61,7 @@ function Overview({ run, tags, canWrite, experimentId }: { run: RunData; tags: M
           <tr><th scope="row">Source</th><td>{tags.get('mlflow.source.name') ?? ''}</td></tr>
           <tr><th scope="row">Git commit</th><td>{tags.get('mlflow.source.git.commit') ? <code>{tags.get('mlflow.source.git.commit')}</code> : ''}</td></tr>
           <tr><th scope="row">Parent run</th><td>{parent ? <a href={href(`/experiments/${experimentId}/runs/${parent}`)}>{parent}</a> : 'none'}</td></tr>
-          <tr><th scope="row">Child runs</th><td>{children.data?.runIds.length ? children.data.runIds.map((id, i) => <span key={id}><a href={href(`/experiments/${experimentId}/runs/${id}`)}>{String(children.data!.columns['attr.name']![i] || id)}</a> </span>) : 'none'}</td></tr>
+          <tr><th scope="row">Child runs</th><td>{children.data?.runIds.length ? children.data.runIds.map((id, i) => <span key={id}><a href={href(`/experiments/${experimentId}/runs/${id}`)}>{String(decodeColumn(children.data!.columns['attr.name']!)[i] || id)}</a> </span>) : 'none'}</td></tr>
           <tr><th scope="row">Logged models</th><td>{models.length ? models.map((m) => <code key={m.model_id}>{m.model_id} </code>) : 'none'}</td></tr>
         </tbody>
       </table>

@@ -5,10 +5,14 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { errorMessage, trpc } from '../api.ts';
+import { errorMessage, preloadedOr, trpc } from '../api.ts';
+import { allInput, decodeCols, DEFAULT_SORT, defaultCols, encodeCols, headInput, PAGE_ROWS, runsInput, sortOrderBy, type RunsInput } from '../preload.ts';
 import { href, setQuery } from '../router.ts';
 import { downloadCsv, Empty, fmtDuration, fmtNum, fmtTime, Loading, Problem } from './common.tsx';
-import { ColumnChooser, type ColRef } from './ColumnChooser.tsx';
+import { ColumnChooser } from './ColumnChooser.tsx';
+import { FilterBox } from './FilterBox.tsx';
+import { decodeColumn } from '../../../client/index.ts';
+import type { ColRef } from '../preload.ts';
 
 interface Col { id: string; label: string; numeric: boolean; width: number }
 
@@ -21,11 +25,7 @@ const ATTR_COLS: Col[] = [
   { id: 'attr.source', label: 'Source', numeric: false, width: 180 },
 ];
 
-export const encodeCols = (cols: ColRef[]) => cols.map((c) => `${c.kind[0]}:${c.key}`).join('\n');
-export function decodeCols(s: string | null): ColRef[] | undefined {
-  if (s === null) return undefined;
-  return s.split('\n').filter(Boolean).map((p) => ({ kind: p[0] === 'm' ? 'metrics' : p[0] === 'p' ? 'params' : 'tags', key: p.slice(2) }) as ColRef);
-}
+export { encodeCols, decodeCols };
 
 function compare(a: unknown, b: unknown): number {
   if (a === b) return 0;
@@ -35,51 +35,66 @@ function compare(a: unknown, b: unknown): number {
   return String(a) < String(b) ? -1 : 1;
 }
 
+/** Every run of the query, in pages of PAGE_ROWS (up to 50,000). */
+type Page = Awaited<ReturnType<typeof trpc.ui.runs.query>>;
+const decodePage = (p: Page) => Object.fromEntries(Object.entries(p.columns).map(([k, c]) => [k, decodeColumn(c)]));
+
+async function fetchAll(input: RunsInput) {
+  const first = allInput(input);
+  let page = await preloadedOr('ui.runs', first, () => trpc.ui.runs.query(first));
+  performance.mark('mltrack:runs-data');
+  const total = page.total;
+  const runIds = [...page.runIds];
+  const columns = decodePage(page);
+  while (page.nextCursor && runIds.length < 50_000) {
+    page = await trpc.ui.runs.query({ ...first, limit: PAGE_ROWS, cursor: page.nextCursor });
+    runIds.push(...page.runIds);
+    const more = decodePage(page);
+    for (const k of Object.keys(columns)) columns[k]!.push(...more[k]!);
+  }
+  return { total, runIds, columns, complete: true };
+}
+
 export function Runs({ experimentId, query, canWrite }: { experimentId: string; query: URLSearchParams; canWrite: boolean }) {
   const qc = useQueryClient();
   const filter = query.get('filter') ?? '';
-  const sort = query.get('sort') ?? 'attr.start_time:desc';
+  const sort = query.get('sort') ?? DEFAULT_SORT;
   const agg = (query.get('agg') ?? 'last') as 'last' | 'min' | 'max';
   const deletedView = query.get('view') === 'deleted';
-  const keys = useQuery({ queryKey: ['keys', experimentId], queryFn: () => trpc.ui.keys.query({ experimentId }) });
-  const experiment = useQuery({ queryKey: ['experiment', experimentId], queryFn: () => trpc.experiments.get.query({ experiment_id: experimentId }) });
-  const chosen: ColRef[] = useMemo(() => {
-    const fromUrl = decodeCols(query.get('cols'));
-    if (fromUrl) return fromUrl;
-    const k = keys.data;
-    if (!k) return [];
-    return [...k.metrics.slice(0, 4).map((m) => ({ kind: 'metrics' as const, key: m.key })), ...k.params.slice(0, 4).map((p) => ({ kind: 'params' as const, key: p.key }))];
-  }, [query.get('cols'), keys.data]);
-  const input = {
-    experimentId,
-    filter: filter || undefined,
-    viewType: deletedView ? ('DELETED_ONLY' as const) : ('ACTIVE_ONLY' as const),
-    metrics: chosen.filter((c) => c.kind === 'metrics').map((c) => c.key),
-    params: chosen.filter((c) => c.kind === 'params').map((c) => c.key),
-    tags: chosen.filter((c) => c.kind === 'tags').map((c) => c.key),
-    metricAgg: agg,
-  };
-  const ready = keys.isSuccess || query.get('cols') !== null;
-  const runs = useQuery({
+  const keys = useQuery({ queryKey: ['keys', experimentId], queryFn: () => preloadedOr('ui.keys', { experimentId }, () => trpc.ui.keys.query({ experimentId })) });
+  const experiment = useQuery({ queryKey: ['experiment', experimentId], queryFn: () => preloadedOr('experiments.get', { experiment_id: experimentId }, () => trpc.experiments.get.query({ experiment_id: experimentId })) });
+  const colsParam = query.get('cols');
+  const chosen: ColRef[] = useMemo(() => decodeCols(colsParam) ?? (keys.data ? defaultCols(keys.data) : []), [colsParam, keys.data]);
+  const input = runsInput(experimentId, query, chosen);
+  const ready = keys.isSuccess || colsParam !== null;
+  // The first screenful, ordered by the server as the table is sorted, so the table paints while the rest loads
+  // (bench: 10k runs × 30 columns, first rows painted ~0.25–0.5 s after navigation instead of ~1.7 s); then all rows,
+  // in pages of 10,000 (a 10k-run experiment is one request), asked once the first page is in (see preload.ts).
+  const orderBy = sortOrderBy(sort, agg);
+  const [allKey, setAllKey] = useState<string>();
+  const inputKey = JSON.stringify(input);
+  const all = useQuery({
     queryKey: ['runs', input],
-    enabled: ready,
-    queryFn: async () => {
-      // pages of 10,000 (the most one request may ask): a 10k-run experiment is one request, and its total needs no second query
-      let page = await trpc.ui.runs.query({ ...input, limit: 10_000 });
-      const total = page.total;
-      const runIds = [...page.runIds];
-      const columns = page.columns;
-      while (page.nextCursor && runIds.length < 50_000) {
-        page = await trpc.ui.runs.query({ ...input, limit: 10_000, cursor: page.nextCursor });
-        runIds.push(...page.runIds);
-        for (const k of Object.keys(columns)) columns[k]!.push(...page.columns[k]!);
-      }
-      return { total, runIds, columns };
-    },
+    enabled: ready && (orderBy === undefined || allKey === inputKey),
+    queryFn: () => fetchAll(input),
     // running runs refresh themselves; the order stays as the user sorted it (see `order` below)
     refetchInterval: (q) => (q.state.data?.columns['attr.status']?.includes('RUNNING') ? 5000 : false),
     placeholderData: (prev) => prev,
   });
+  const allLoaded = all.isSuccess && !all.isPlaceholderData;
+  const head = useQuery({
+    queryKey: ['runs-head', input, orderBy],
+    enabled: ready && !allLoaded && orderBy !== undefined,
+    queryFn: async () => {
+      const hi = headInput(input, orderBy!);
+      const p = await preloadedOr('ui.runs', hi, () => trpc.ui.runs.query(hi));
+      return { total: p.total, runIds: p.runIds, columns: decodePage(p), complete: !p.nextCursor };
+    },
+    staleTime: Infinity,
+  });
+  // once the first page of these rows is in (or failed), all rows may be asked for; stays on for later sorts
+  useEffect(() => { if (head.isFetched || head.isError || allLoaded) setAllKey(inputKey); }, [head.isFetched, head.isError, allLoaded, inputKey]);
+  const runs = allLoaded || !head.data ? all : head;
 
   const cols: Col[] = useMemo(() => [
     ...ATTR_COLS,
@@ -93,10 +108,10 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
     const d = runs.data;
     if (!d) return [] as number[];
     const t0 = performance.now();
-    const sig = `${sort}|${filter}|${agg}|${deletedView}`;
-    const pos = new Map(d.runIds.map((id, i) => [id, i]));
+    const sig = `${sort}|${filter}|${agg}|${deletedView}|${d.complete}`;
     let out: number[];
     if (frozen.current?.sig === sig) {
+      const pos = new Map(d.runIds.map((id, i) => [id, i]));
       out = [];
       const seen = new Set<number>();
       for (const id of frozen.current.ids) { const i = pos.get(id); if (i !== undefined) { out.push(i); seen.add(i); } }
@@ -105,7 +120,13 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
       const col = d.columns[sortId] ?? d.columns['attr.start_time']!;
       out = Array.from({ length: d.runIds.length }, (_, i) => i);
       const dir = sortDir === 'asc' ? 1 : -1;
-      out.sort((a, b) => { const va = col[a], vb = col[b]; return va == null || vb == null ? compare(va, vb) : dir * compare(va, vb); });
+      if (col.every((v) => v == null || typeof v === 'number')) {
+        // numbers: compared as doubles from a typed array, missing values (NaN here) last either way
+        const k = Float64Array.from(col, (v) => (v == null ? NaN : (v as number)));
+        out.sort((a, b) => { const x = k[a]!, y = k[b]!; return x !== x ? (y !== y ? 0 : 1) : y !== y ? -1 : dir * (x - y); });
+      } else {
+        out.sort((a, b) => { const va = col[a], vb = col[b]; return va == null || vb == null ? compare(va, vb) : dir * compare(va, vb); });
+      }
       performance.measure('mltrack:sort', { start: t0, end: performance.now() });
     }
     frozen.current = { sig, ids: out.map((i) => d.runIds[i]!) };
@@ -128,7 +149,11 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
   useEffect(() => colV.measure(), [cols]);
 
   useEffect(() => {
-    if (runs.data && order.length) requestAnimationFrame(() => performance.mark('mltrack:runs-painted'));
+    if (!runs.data || !order.length) return;
+    requestAnimationFrame(() => {
+      if (!performance.getEntriesByName('mltrack:runs-painted').length) performance.mark('mltrack:runs-painted');
+      if (runs.data?.complete && !performance.getEntriesByName('mltrack:runs-complete').length) performance.mark('mltrack:runs-complete');
+    });
   }, [runs.data]);
 
   const d = runs.data;
@@ -154,8 +179,7 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
       <h1>{expName ?? 'Experiment'} <span className="muted">runs</span></h1>
       <form className="row" onSubmit={(e: FormEvent) => { e.preventDefault(); setQuery({ filter: filterText.trim() || undefined }); }}>
         <label htmlFor="filter">Filter</label>
-        <input id="filter" style={{ flex: 1, minWidth: '20rem' }} value={filterText} onChange={(e) => setFilterText(e.target.value)}
-          placeholder={'metrics.accuracy > 0.9 and params.model = "cnn"'} aria-describedby={runs.isError ? 'filter-error' : undefined} aria-invalid={runs.isError || undefined} />
+        <FilterBox value={filterText} onChange={setFilterText} keys={keys.data} invalid={runs.isError} describedBy={runs.isError ? 'filter-error' : undefined} />
         <button type="submit">Apply</button>
         {filter && <button type="button" onClick={() => setQuery({ filter: undefined })}>Clear</button>}
       </form>
@@ -169,7 +193,7 @@ export function Runs({ experimentId, query, canWrite }: { experimentId: string; 
         {canWrite && !deletedView && <button type="button" className="danger" disabled={!selected.size || del.isPending} onClick={() => del.mutate(selectedIds)}>Delete selected</button>}
         {canWrite && deletedView && <button type="button" disabled={!selected.size || restore.isPending} onClick={() => restore.mutate(selectedIds)}>Restore selected</button>}
         <button type="button" disabled={!d || !order.length} onClick={csv}>Download CSV</button>
-        <span className="muted" role="status">{d ? `${order.length.toLocaleString('en-US')} of ${d.total < 0 ? order.length : d.total.toLocaleString('en-US')} runs` : ''}{runs.isFetching && d ? ' · refreshing' : ''}</span>
+        <span className="muted" role="status">{d ? `${order.length.toLocaleString('en-US')} of ${d.total < 0 ? order.length : d.total.toLocaleString('en-US')} runs` : ''}{d && !d.complete ? ' · loading the rest' : runs.isFetching && d ? ' · refreshing' : ''}</span>
         {chooser && keys.data && (
           <ColumnChooser keys={keys.data} chosen={chosen} onClose={() => setChooser(false)} onChange={(next) => setQuery({ cols: encodeCols(next) })} />
         )}
