@@ -4,7 +4,8 @@ import { groupBy } from './tx.ts';
 import { notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, wireValue, type Int64 } from '../core/codecs.ts';
 import type { Metric } from '../core/entities.ts';
-import type { DbMetricRow, DbRunRow } from './tables.ts';
+import type { DbInt64, DbMetricRow, DbRunRow } from './tables.ts';
+import { int64Text, rawArrays } from './raw.ts';
 
 /**
  * Metric history reads. The `metrics` primary key (run_id, key, timestamp, step, value, is_nan) is the index for
@@ -54,6 +55,111 @@ export async function getMetricHistory(
   if (more) rows.length = page.maxResults!;
   return { metrics: rows.map(toMetric), more };
 }
+
+export type HistoryRow = Pick<DbMetricRow, 'key' | 'value' | 'timestamp' | 'step' | 'is_nan'>;
+
+/** Where a page of a history left off: its last row's (timestamp, step, value, is_nan), as stored. */
+export interface HistoryCursor {
+  timestamp: Int64;
+  step: Int64;
+  value: number;
+  is_nan: boolean;
+}
+
+/**
+ * One page of a run's history of `key`, in the primary key's order (timestamp, step, value, is_nan), after `cursor`.
+ * Keyset paging: `timestamp >= t` leads so both databases seek straight to the cursor in the index (MariaDB 10.11 scans
+ * a row constructor `(timestamp, step, value, is_nan) > (…)` from the start of the key: EXPLAIN type ref, not range).
+ */
+export async function historyPage(
+  db: Db,
+  runId: number,
+  key: string,
+  cursor: HistoryCursor | null,
+  limit: number,
+  offset = 0,
+): Promise<HistoryRow[]> {
+  const rows = await historyArrays(db, runId, key, cursor, limit, offset);
+  const out: HistoryRow[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    out[i] = { key, value: r[0] as number, timestamp: r[1] as DbInt64, step: r[2] as DbInt64, is_nan: r[3] as number };
+  }
+  return out;
+}
+
+/** historyPage's rows as the driver's arrays [value, timestamp, step, is_nan]: no object a row. */
+async function historyArrays(db: Db, runId: number, key: string, cursor: HistoryCursor | null, limit: number, offset = 0): Promise<unknown[][]> {
+  const binds: unknown[] = [runId, key];
+  let sql = `SELECT value, ${int64Text(db, '`timestamp`')}, ${int64Text(db, 'step')}, is_nan FROM metrics WHERE run_id = ? AND \`key\` = ?`;
+  if (cursor) {
+    const t = int64Bind(cursor.timestamp);
+    const st = int64Bind(cursor.step);
+    sql += ' AND `timestamp` >= ? AND (`timestamp` > ? OR (`timestamp` = ? AND (step > ? OR (step = ? AND (value > ? OR (value = ? AND is_nan > ?))))))';
+    binds.push(t, t, t, st, st, cursor.value, cursor.value, cursor.is_nan ? 1 : 0);
+  }
+  sql += ' ORDER BY `timestamp`, step, value, is_nan LIMIT ?';
+  binds.push(limit);
+  if (!cursor && offset > 0) {
+    sql += ' OFFSET ?';
+    binds.push(offset);
+  }
+  return rawArrays(db, sql, binds);
+}
+
+/** Rows a page of a streamed history reads: ~80 kB of JSON. 100k points: 1,000 a page kept the server RSS rise at 7.5-7.8 MB,
+ * 2,000 at 11 MB, 5,000 at 12-15 MB (young-generation growth), at the same time to the last byte within noise. On
+ * MySQL, 2,000-5,000 a page: 8-11 MB, no faster beyond noise (0.67-0.90 s against 0.83 s, the machine loaded). */
+export const STREAM_PAGE = 1000;
+
+/**
+ * metrics/get-history as pages read one after another (keyset on the primary key, so each page is one index seek):
+ * the same rows, in the same order, as getMetricHistory, for an answer written while it is read. The run is checked
+ * first (404 before anything is written). `more` is known once the last page is read.
+ */
+export async function streamMetricHistory(
+  db: Db,
+  projectId: number,
+  runUuid: string,
+  key: string,
+  page: { offset: number; maxResults?: number },
+): Promise<{ pages: AsyncGenerator<Metric[]>; more: () => boolean }> {
+  const run = await requireRun(db, projectId, runUuid);
+  let more = false;
+  async function* pages(): AsyncGenerator<Metric[]> {
+    let left = page.maxResults ?? Infinity;
+    let cursor: HistoryCursor | null = null;
+    for (;;) {
+      // one row past maxResults tells whether more follow
+      const want = Math.min(STREAM_PAGE, left + 1);
+      const rows = await historyArrays(db, run.id, key, cursor, want, cursor ? 0 : page.offset);
+      if (rows.length > left) {
+        more = true;
+        rows.length = left;
+      }
+      if (rows.length) {
+        const out: Metric[] = new Array(rows.length);
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i]!;
+          out[i] = { key, value: wireValue(r[0] as number, r[3]), timestamp: int64Col(r[1]), step: int64Col(r[2]) };
+        }
+        yield out;
+      }
+      left -= rows.length;
+      if (more || rows.length < want) return; // left 0 after a full page: the next round reads the one-row probe
+      const last = rows[rows.length - 1]!;
+      cursor = { value: last[0] as number, timestamp: int64Col(last[1]), step: int64Col(last[2]), is_nan: Number(last[3]) !== 0 };
+    }
+  }
+  return { pages: pages(), more: () => more };
+}
+
+export const cursorOf = (r: HistoryRow): HistoryCursor => ({
+  timestamp: int64Col(r.timestamp),
+  step: int64Col(r.step),
+  value: Number(r.value),
+  is_nan: Number(r.is_nan) !== 0,
+});
 
 const cmpStep = (a: Int64, b: Int64) => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -10,9 +10,13 @@
  * - rows other than 1 (left by the race above on older versions) are removed while nobody holds the lock;
  * - a server that finds the lock taken waits and tries again, up to `waitMs`; the holder frees it when done (knex
  *   also frees it when a migration fails). A lock older than the wait that never moves is reported, not broken.
+ * - on MySQL the pending list is read after the lock is taken (runLocked): knex without a transaction (see
+ *   db/knex.ts) reads it before, so a server that listed while another migrated, then got the lock once it was free,
+ *   ran every migration again (measured: 3 servers through a round-robin haproxy on Galera, "Duplicate column name").
  */
 import type { Db } from './knex.ts';
 import { isMysql } from './knex.ts';
+import { migrationSource } from './migrations/index.ts';
 
 const TABLE = 'knex_migrations';
 const LOCK_TABLE = 'knex_migrations_lock';
@@ -39,6 +43,35 @@ async function ensureBookkeeping(db: Db): Promise<void> {
   await db(LOCK_TABLE).whereNot('index', 1).andWhere('is_locked', 0).del();
 }
 
+class MigrationLocked extends Error {
+  override name = 'MigrationLocked';
+}
+
+/**
+ * MySQL: take the lock row (its own committed UPDATE: on Galera a race through two nodes is a certification conflict,
+ * 1213, for the loser), then list what is pending and run it in order, each recorded as knex does, then free the lock.
+ */
+async function runLocked(db: Db): Promise<string[]> {
+  const took = await db(LOCK_TABLE).where({ index: 1, is_locked: 0 }).update({ is_locked: 1 });
+  if (took !== 1) throw new MigrationLocked('Migration table is already locked');
+  try {
+    const done = new Set<string>(await db(TABLE).pluck('name'));
+    const pending = (await migrationSource.getMigrations([])).filter((m) => !done.has(migrationSource.getMigrationName(m)));
+    if (pending.length === 0) return [];
+    const batch = Number((await db(TABLE).max({ b: 'batch' }).first())?.b ?? 0) + 1;
+    const names: string[] = [];
+    for (const m of pending) {
+      const name = migrationSource.getMigrationName(m);
+      await (await migrationSource.getMigration(m)).up(db);
+      await db(TABLE).insert({ name, batch, migration_time: new Date() });
+      names.push(name);
+    }
+    return names;
+  } finally {
+    await db(LOCK_TABLE).where({ index: 1 }).update({ is_locked: 0 });
+  }
+}
+
 /** knex's LockError: the lock row is taken, or (SQLite) the database was busy while another server migrated. */
 const isLockError = (err: unknown) => (err as Error)?.name === 'MigrationLocked' || /already locked/i.test((err as Error)?.message ?? '');
 /** Deadlocks and Galera certification conflicts while several servers create the same tables or row. */
@@ -55,6 +88,7 @@ export async function migrateLatest(db: Db, opts: { waitMs?: number; log?: (line
   for (let attempt = 1; ; attempt++) {
     try {
       await ensureBookkeeping(db);
+      if (isMysql(db)) return await runLocked(db);
       const [, names] = (await db.migrate.latest()) as [number, string[]];
       return names;
     } catch (err) {

@@ -1,5 +1,8 @@
 import type { Db } from './knex.ts';
 import { isMysql } from './knex.ts';
+import { stepBuckets, type Buckets } from './rollups.ts';
+
+export type { Buckets };
 
 /** Read models for the web UI: columns, keys with counts, downsampled histories. Rows only; routers shape the wire. */
 
@@ -48,18 +51,15 @@ export async function runColumns(db: Db, runIds: number[], cols: { metrics: stri
   return { base, sourceTags, params, metrics };
 }
 
-export interface Buckets {
-  x: number[]; min: number[]; max: number[]; last: number[]; total: number; raw: boolean;
-}
-
 /**
- * Downsampled history of one metric of one run: the x range cut into `points` buckets, each with min, max and the
- * value at its largest x (so spikes survive and the line ends where the data ends); the first and last points are
- * always kept. At most 4×points rows → the raw points. This is a GROUP BY over the run's rows (index
- * metrics(run_id, key, …)): ~0.7 s for 1M points on SQLite per the plan's measurement, not the pre-aggregated rollups
- * of ui-plan §3.3 (not built yet).
+ * Downsampled history of one metric of one run: the x range cut into buckets, each with min, max and the value at its
+ * largest x (so spikes survive and the line ends where the data ends); the first and last points are always kept. At
+ * most 4×points rows → the raw points. By step: from the rollups kept at ingest (db/rollups.ts, ui-plan §3.3). By
+ * time: a GROUP BY over the run's rows (~0.7 s for 1M points on SQLite per the plan's measurement): timestamps have
+ * no rollups.
  */
 export async function metricBuckets(db: Db, runInternalId: number, key: string, x: 'step' | 'timestamp', points: number): Promise<Buckets> {
+  if (x === 'step') return stepBuckets(db, runInternalId, key, points);
   const where = { run_id: runInternalId, key };
   const stats = await db('metrics').where(where).first(db.raw(`MIN(${x}) as lo, MAX(${x}) as hi, COUNT(*) as n`));
   const total = Number(stats?.n ?? 0);

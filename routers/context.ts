@@ -32,4 +32,9 @@ export interface RequestContext {
   /** On /trpc mounts an auth or project failure is kept here and thrown by the procedure, so the typed client
    * receives it in tRPC's error shape. */
   deferredError?: Error;
+  /**
+   * REST only (server/rest.ts): answers 200 with JSON written piece by piece as `chunks` yields them, for answers too
+   * large to build whole (a 100k-point metrics/get-history). A procedure that used it returns `{}`, which is not sent.
+   */
+  streamJson?: (chunks: AsyncIterable<string>) => Promise<void>;
 }

@@ -9,7 +9,7 @@ import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError } from './rest.ts';
 import { urlIsValidUtf8 } from './json.ts';
 import { databaseUnavailable, isDatabaseUnavailable } from '../db/tx.ts';
-import { readiness } from './readiness.ts';
+import { readiness, READY_TIMEOUT_MS } from './readiness.ts';
 import { LocalArtifactStore } from '../artifacts/local-store.ts';
 import { artifactsProxy } from './artifacts/routes.ts';
 import { MlflowError } from '../core/errors.ts';
@@ -70,7 +70,7 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
 
   // liveness: the process serves HTTP (a supervisor restarts it when this fails); readiness: it can do its work
   app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));
-  const ready = readiness(db, Math.min(config.dbTimeoutMs || 2000, 2000));
+  const ready = readiness(db, Math.min(config.dbTimeoutMs || READY_TIMEOUT_MS, READY_TIMEOUT_MS));
   app.get('/ready', async (_req, res) => {
     const problem = await ready();
     if (problem) return sendJson(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: problem });

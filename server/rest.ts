@@ -166,6 +166,26 @@ export function bodyError(err: unknown): MlflowError {
   return new MlflowError('INVALID_PARAMETER_VALUE', 'Malformed request body.');
 }
 
+/** Writes a 200 JSON answer chunk by chunk, waiting for the client to take each one (a slow reader holds no backlog). */
+async function streamJson(res: Response, chunks: AsyncIterable<string>): Promise<void> {
+  res.status(200).type('application/json');
+  for await (const c of chunks) {
+    if (res.destroyed) throw new Error('client went away');
+    if (!res.write(c)) {
+      await new Promise<void>((r) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          r();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  res.end();
+}
+
 export function sendJson(res: Response, status: number, body: unknown) {
   res.status(status).type('application/json').send(stringifyJson(body));
 }
@@ -201,12 +221,16 @@ export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: Request
       delete (input as Record<string, unknown>).private_token;
       // path parameters win over same-named query or body fields
       for (const [k, v] of Object.entries(req.params ?? {})) (input as Record<string, unknown>)[k] = v;
+      (req.ctx as RequestContext).streamJson = (chunks) => streamJson(res, chunks);
       try {
         let fn = createCaller(req.ctx as RequestContext);
         for (const s of segments) fn = fn[s];
         const result = await fn(input);
+        if (res.headersSent) return; // streamed
         sendJson(res, 200, result ?? {});
       } catch (err) {
+        // a failure halfway through a streamed answer: cut the connection, so the client sees no valid JSON
+        if (res.headersSent) return void res.destroy(err as Error);
         next(toMlflowError(err, input) ?? err);
       }
     };

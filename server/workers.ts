@@ -158,7 +158,7 @@ function serveWriteGate(): void {
 
 /**
  * A worker's side of the write gate: asks the primary for a turn, runs the transaction, gives the turn back. A turn
- * not granted within `timeoutMs` fails as SQLite's busy error would (503, which MLflow clients retry).
+ * not granted within `timeoutMs` fails as a pool timeout does (503, which MLflow clients retry).
  */
 export function workerWriteGate(timeoutMs: number): WriteGate {
   let nextId = 0;
@@ -176,7 +176,8 @@ export function workerWriteGate(timeoutMs: number): WriteGate {
     await new Promise<void>((resolve, reject) => {
       const timer = timeoutMs > 0 ? setTimeout(() => {
         waiting.delete(id);
-        reject(Object.assign(new Error('no turn to write within the database timeout'), { code: 'SQLITE_BUSY' }));
+        // named as knex's pool timeout: answered 503 and, like it, not retried (a retry would stretch the bound)
+        reject(Object.assign(new Error('no turn to write within the database timeout'), { name: 'KnexTimeoutError' }));
       }, timeoutMs) : undefined;
       waiting.set(id, () => {
         clearTimeout(timer);

@@ -5,6 +5,7 @@ import * as m003 from './003_search_indexes.ts';
 import * as m004 from './004_latest_metrics_experiment.ts';
 import * as m005 from './005_model_registry.ts';
 import * as m006 from './006_ui_sessions.ts';
+import * as m007 from './007_metric_rollups.ts';
 
 /** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
 const migrations: Record<string, Knex.Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_latest_metrics_experiment': m004,
   '005_model_registry': m005,
   '006_ui_sessions': m006,
+  '007_metric_rollups': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

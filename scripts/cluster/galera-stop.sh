@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Stop the local Galera cluster and haproxy that galera-start.sh started (clean shutdown: the last node stopped is
-# marked safe_to_bootstrap, so the next start bootstraps it and the others rejoin by IST). Idempotent.
+# Stop what galera-start.sh started: the mltrack servers first (SIGTERM: each drains what is in flight), then haproxy,
+# then the Galera nodes (clean shutdown: the last node stopped is marked safe_to_bootstrap, so the next start
+# bootstraps it and the others rejoin by IST). Idempotent.
 set -uo pipefail
 DIR=${MLTRACK_GALERA_DIR:-/tmp/mltrack-galera}
 log() { echo "galera-stop: $*" >&2; }
+if [[ -d $DIR/app ]]; then MLTRACK_GALERA_DIR=$DIR bash "$(dirname "$0")/servers.sh" 0; fi
 if [[ -s $DIR/haproxy/haproxy.pid ]] && kill "$(<"$DIR/haproxy/haproxy.pid")" 2>/dev/null; then log "haproxy stopped"; fi
 for n in 3 2 1; do
   f=$DIR/n$n/mysqld.pid
