@@ -7,7 +7,8 @@
  */
 import type { Db } from './knex.ts';
 import { isMysql, unbig } from './knex.ts';
-import { isRetryable } from './tx.ts';
+import { gatedWrite, isConnectionLost, isRetryable } from './tx.ts';
+import { noteTxRetry } from './observe.ts';
 
 /** Off only for the bench's same-run "before" figures (scripts/bench/create.ts): callers then take the knex path. */
 export const hotPath = { enabled: true };
@@ -84,22 +85,30 @@ export const hotQuery = <T = unknown>(db: Db, sql: string, bindings: unknown[] =
  */
 export async function hotTransaction<T>(db: Db, fn: (exec: Exec) => Promise<T>, attempts = 10): Promise<T> {
   const begin = isMysql(db) ? 'BEGIN' : 'BEGIN IMMEDIATE';
+  let lost = 0;
   for (let i = 1; ; i++) {
+    // as in withTransaction: a connection lost before COMMIT was sent rolled the transaction back, so it may run again
+    let committing = false;
     try {
-      return await withConnection(db, async (exec) => {
-        await exec(begin);
-        try {
-          const out = await fn(exec);
-          await exec('COMMIT');
-          return out;
-        } catch (err) {
-          await exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      });
+      return await gatedWrite(db, () =>
+        withConnection(db, async (exec) => {
+          await exec(begin);
+          try {
+            const out = await fn(exec);
+            committing = true;
+            await exec('COMMIT');
+            return out;
+          } catch (err) {
+            await exec('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
+        }),
+      );
     } catch (err) {
-      if (i >= attempts || !isRetryable(err)) throw err;
+      const again = isRetryable(err) || (!committing && isConnectionLost(err) && ++lost <= 3);
+      if (i >= attempts || !again) throw err;
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
+      noteTxRetry(err);
     }
   }
 }

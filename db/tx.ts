@@ -54,6 +54,11 @@ export function setWriteGate(gate: WriteGate | undefined): void {
   writeGate = gate;
 }
 
+/** `run` (one write transaction) when its turn comes: through the gate on SQLite with several workers, else at once. */
+export function gatedWrite<T>(db: Db, run: () => Promise<T>): Promise<T> {
+  return writeGate && !isMysql(db) ? writeGate(run) : run();
+}
+
 /**
  * The connection broke (the node died or was cut off by haproxy, which shuts the sessions of a node it marks down):
  * if that happened before COMMIT was sent, the server rolled the transaction back, so it may run again on another
@@ -94,7 +99,7 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
           throw e;
         }
       });
-      return await (writeGate && !isMysql(db) ? writeGate(run) : run());
+      return await gatedWrite(db, run);
     } catch (err) {
       const again = isRetryable(err) || (!ran && isConnectionLost(thrown ?? err) && ++lost <= 3);
       if (i >= attempts || !again) throw err;
