@@ -20,25 +20,35 @@ export interface BenchTarget {
   close(): Promise<void>;
 }
 
+/** A new, empty database on the MySQL server of `mysqlUrl`: its URL, its connection settings and how to drop it. */
+export async function scratchMysqlDatabase(mysqlUrl: string, prefix = 'mltrack_bench') {
+  const u = new URL(mysqlUrl);
+  const name = `${prefix}_${crypto.randomBytes(3).toString('hex')}`;
+  const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  const c = await mysql.createConnection(conn);
+  await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  await c.end();
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    conn,
+    async drop() {
+      const c2 = await mysql.createConnection(conn);
+      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c2.end();
+    },
+  };
+}
+
 /** A fresh database (SQLite in a temp dir, or a new database on the given MySQL server) and a server on it. */
 export async function startTarget(kind: 'sqlite' | 'mysql', mysqlUrl?: string): Promise<BenchTarget> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-bench-'));
   let url: string | undefined;
   let dropDb = async () => {};
   if (kind === 'mysql') {
-    const u = new URL(mysqlUrl!);
-    const name = `mltrack_bench_${crypto.randomBytes(3).toString('hex')}`;
-    const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-    const c = await mysql.createConnection(conn);
-    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-    await c.end();
-    u.pathname = `/${name}`;
-    url = u.toString();
-    dropDb = async () => {
-      const c2 = await mysql.createConnection(conn);
-      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c2.end();
-    };
+    const scratch = await scratchMysqlDatabase(mysqlUrl!);
+    url = scratch.url;
+    dropDb = scratch.drop;
   }
   const db = createDb(url, dataDir);
   await migrateLatest(db);

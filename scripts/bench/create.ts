@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { INSERT_RUN, insertTagsSql } from '../../db/runs.ts';
-import { fmt } from './common.ts';
+import { fmt, scratchMysqlDatabase } from './common.ts';
 
 const CLIENTS = [1, 20];
 const N = Number(process.env.BENCH_CREATE_N || 1500);
@@ -184,20 +184,12 @@ async function bareMysql(url: string, clients: number): Promise<Bare> {
 async function freshStore(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-bench-create-'));
   if (kind === 'sqlite') return { dataDir, url: '', drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
-  const u = new URL(mysqlUrl!);
-  const name = `mltrack_bench_${crypto.randomBytes(3).toString('hex')}`;
-  const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-  const c = await mysql.createConnection(conn);
-  await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-  await c.end();
-  u.pathname = `/${name}`;
+  const scratch = await scratchMysqlDatabase(mysqlUrl!);
   return {
     dataDir,
-    url: u.toString(),
+    url: scratch.url,
     drop: async () => {
-      const c2 = await mysql.createConnection(conn);
-      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c2.end();
+      await scratch.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,8 +5,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import mysql from 'mysql2/promise';
-import { fmt, median, now } from './common.ts';
+import { fmt, median, now, scratchMysqlDatabase } from './common.ts';
 
 /**
  * Metric histories (BENCH=history), on a server in its own process (so its resident memory is the server's alone,
@@ -45,19 +44,9 @@ export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl?: string): 
   let databaseUrl = '';
   let dropDb = async () => {};
   if (kind === 'mysql') {
-    const u = new URL(mysqlUrl!);
-    const name = `mltrack_bench_${crypto.randomBytes(3).toString('hex')}`;
-    const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-    const c = await mysql.createConnection(conn);
-    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-    await c.end();
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
-    dropDb = async () => {
-      const c2 = await mysql.createConnection(conn);
-      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c2.end();
-    };
+    const scratch = await scratchMysqlDatabase(mysqlUrl!);
+    databaseUrl = scratch.url;
+    dropDb = scratch.drop;
   }
   const port = await freePort();
   const root = path.resolve(import.meta.dirname, '../..');

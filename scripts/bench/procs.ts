@@ -4,7 +4,7 @@ import path from 'node:path';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import mysql from 'mysql2/promise';
+import { scratchMysqlDatabase } from './common.ts';
 
 /**
  * The real server as a separate process (`node dist/server/main.js`, as `npm start` runs it), with its process tree's
@@ -138,20 +138,10 @@ export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl: string | u
   let dropDb = async () => {};
   let dbPid: number | undefined;
   if (kind === 'mysql') {
-    const u = new URL(mysqlUrl!);
-    const name = `mltrack_wbench_${crypto.randomBytes(3).toString('hex')}`;
-    const conn = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-    const c = await mysql.createConnection(conn);
-    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-    await c.end();
-    u.pathname = `/${name}`;
-    env.DATABASE_URL = u.toString();
-    dbPid = ['127.0.0.1', 'localhost'].includes(u.hostname) ? databasePid(conn.port) : undefined;
-    dropDb = async () => {
-      const c2 = await mysql.createConnection(conn);
-      await c2.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c2.end();
-    };
+    const scratch = await scratchMysqlDatabase(mysqlUrl!, 'mltrack_wbench');
+    env.DATABASE_URL = scratch.url;
+    dbPid = ['127.0.0.1', 'localhost'].includes(scratch.conn.host) ? databasePid(scratch.conn.port) : undefined;
+    dropDb = scratch.drop;
   }
   const port = await freePort();
   env.PORT = String(port);
