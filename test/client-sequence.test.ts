@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { rawText } from './helpers/mlflow.ts';
 import { parseJson } from '../server/json.ts';
 
 /**
@@ -58,12 +59,6 @@ describe.each(DB_KINDS)('MLflow 3.x client request sequence (%s)', (kind) => {
       .set('Accept', '*/*')
       .set('Accept-Encoding', 'gzip, deflate');
 
-  function rawText(res: any, cb: (err: Error | null, body: string) => void) {
-    let data = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => (data += c));
-    res.on('end', () => cb(null, data));
-  }
 
   async function call(method: 'GET' | 'POST', path: string, payload?: unknown): Promise<{ status: number; body: any; text: string }> {
     const url = s.mlflow(p) + path;
@@ -71,7 +66,7 @@ describe.each(DB_KINDS)('MLflow 3.x client request sequence (%s)', (kind) => {
     let req = method === 'GET' ? s.request.get(url) : s.request.post(url).set('Content-Type', 'application/json');
     req = headers(req);
     if (method === 'POST') req = req.send(pyDumps(payload));
-    const res = await req.buffer(true).parse(rawText);
+    const res = await req.buffer(true).parse(rawText as never);
     expect(res.headers['content-type'], path).toMatch(/^application\/json/);
     return { status: res.status, text: res.body, body: parseJson(res.body) };
   }

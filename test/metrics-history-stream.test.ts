@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { mlflowApi } from './helpers/mlflow.ts';
+import { mlflowApi, rawText } from './helpers/mlflow.ts';
 import { getMetricHistory, STREAM_PAGE } from '../db/metrics.ts';
 import { stringifyJson } from '../server/json.ts';
 
@@ -14,12 +14,6 @@ import { stringifyJson } from '../server/json.ts';
 
 const T0 = 1_712_345_678_000;
 
-function rawText(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: string) => void) {
-  let data = '';
-  res.setEncoding('utf8');
-  res.on('data', (c: string) => (data += c));
-  res.on('end', () => cb(null, data));
-}
 
 describe.each(DB_KINDS)('streamed metric history (%s)', (kind) => {
   let s: TestServer;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { mlflowApi } from './helpers/mlflow.ts';
+import { mlflowApi, rawText } from './helpers/mlflow.ts';
 import { parseJson } from '../server/json.ts';
 
 /**
@@ -19,13 +19,6 @@ const SEE_DOCS = ' See the API docs for more information about request parameter
 const BASE = 2n ** 53n + 1n;
 const T0 = 1_712_345_678_000;
 
-/** Reads a response body as text: supertest's JSON.parse would round int64 steps beyond 2^53. */
-function rawText(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: string) => void) {
-  let data = '';
-  res.setEncoding('utf8');
-  res.on('data', (c: string) => (data += c));
-  res.on('end', () => cb(null, data));
-}
 
 /** A step as read back by parseJson (number, or a digit string beyond 15 digits) → BigInt. */
 const big = (v: unknown) => BigInt(v as string | number);

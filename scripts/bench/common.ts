@@ -20,6 +20,18 @@ export interface BenchTarget {
   close(): Promise<void>;
 }
 
+/** What the MLflow client sends to runs/create (mlflow.start_run: the tags its context providers add, a run name). */
+export const createRunBody = (experimentId: string, i: number) => ({
+  experiment_id: experimentId,
+  start_time: Date.now(),
+  run_name: `bench-${i}`,
+  tags: [
+    { key: 'mlflow.user', value: 'bench' },
+    { key: 'mlflow.source.name', value: 'bench.py' },
+    { key: 'mlflow.source.type', value: 'LOCAL' },
+  ],
+});
+
 /** A new, empty database on the MySQL server of `mysqlUrl`: its URL, its connection settings and how to drop it. */
 export async function scratchMysqlDatabase(mysqlUrl: string, prefix = 'mltrack_bench') {
   const u = new URL(mysqlUrl);

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { INSERT_RUN, insertTagsSql } from '../../db/runs.ts';
-import { fmt, scratchMysqlDatabase } from './common.ts';
+import { createRunBody, fmt, scratchMysqlDatabase } from './common.ts';
 
 const CLIENTS = [1, 20];
 const N = Number(process.env.BENCH_CREATE_N || 1500);
@@ -28,17 +28,7 @@ const MYSQL_POOL = 10; // db/knex.ts: pool.max
 /** The MySQL server's pid (same machine), to report its CPU per request too; shared servers make this noisy. */
 const DB_PID = Number(process.env.MLTRACK_BENCH_DB_PID || 0);
 
-/** What an MLflow client sends to start a run (mlflow.start_run: user, source name and type, a run name). */
-const body = (i: number) => ({
-  experiment_id: '0',
-  start_time: Date.now(),
-  run_name: `bench-${i}`,
-  tags: [
-    { key: 'mlflow.user', value: 'bench' },
-    { key: 'mlflow.source.name', value: 'bench.py' },
-    { key: 'mlflow.source.type', value: 'LOCAL' },
-  ],
-});
+const body = (i: number) => createRunBody('0', i);
 
 interface Child {
   proc: ChildProcess;

@@ -1,5 +1,5 @@
 import { Client, cpuMs, MB, rssBytes, rssSampler, spawnServer, type SpawnedServer } from './procs.ts';
-import { fmt } from './common.ts';
+import { createRunBody as createBody, fmt } from './common.ts';
 import { defaultWorkers } from '../../server/workers.ts';
 
 /**
@@ -115,17 +115,6 @@ const metricBatch = (runId: string, count: number, step: number, ts: number, key
   metrics: Array.from({ length: count }, (_, i) => ({ key: `metric_${i % keys}`, value: Math.sin(step + i), timestamp: ts, step: step + Math.floor(i / keys) })),
 });
 
-/** What the MLflow client sends to runs/create (the tags its context providers add). */
-const createBody = (experimentId: string, i: number) => ({
-  experiment_id: experimentId,
-  start_time: Date.now(),
-  run_name: `bench-${i}`,
-  tags: [
-    { key: 'mlflow.user', value: 'bench' },
-    { key: 'mlflow.source.name', value: 'bench.py' },
-    { key: 'mlflow.source.type', value: 'LOCAL' },
-  ],
-});
 
 async function figuresFor(s: SpawnedServer): Promise<{ idle: number; idleAfter: number; figures: Figure[] }> {
   const admin = new Client(s);

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byStatus, runLoad } from '../../scripts/cluster/load.ts';
-import { APP_PORT, checkAcked, createRuns, galeraStart, NODES, retries, summary } from './harness.ts';
+import { APP_PORT, checkAcked, createRuns, galeraStart, NODES, retries, stopServersAndDrop, summary } from './harness.ts';
 
 /**
  * Certification conflicts are retried, never shown (issue 12 item 3): 64 writers log into the same 2 runs under one
@@ -37,12 +37,7 @@ describe('conflicts through 3 servers and 3 Galera nodes (round-robin)', () => {
   beforeAll(async () => {
     await galeraStart(['--roundrobin', '--servers', '3'], env);
   }, 240_000);
-  afterAll(async () => {
-    await galeraStart(['--roundrobin', '--servers', '0'], env).catch((e) => console.error(e));
-    const c = await mysql.createConnection({ host: '127.0.0.1', port: NODES[0], user: 'mltrack', password: 'mltrack' });
-    await c.query(`DROP DATABASE IF EXISTS \`${database}\``);
-    await c.end();
-  }, 120_000);
+  afterAll(() => stopServersAndDrop(database, env), 120_000);
 
   it('64 writers into the same 2 runs and one metric key: only 200s, every point kept; retries counted', async () => {
     const runs = await createRuns(token, 2);

@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad, type LoadResult } from '../../scripts/cluster/load.ts';
-import { alive, APP_PORT, badAnswers, checkAcked, createRuns, DIR, galeraStart, nodePid, nodeState, NODES, retries, retriesBetween, serverPid, sleep, summary, tableDigests } from './harness.ts';
+import { alive, APP_PORT, badAnswers, checkAcked, createRuns, DIR, galeraStart, nodePid, nodeState, NODES, retries, retriesBetween, serverPid, sleep, stopServersAndDrop, summary, tableDigests } from './harness.ts';
 
 /**
  * Failures under load (issue 12 item 4), bounded and on loopback: 64 writers log unique batches through the app load
@@ -44,13 +43,7 @@ describe('cluster failures under 64 writers (3 servers, round-robin database)', 
   beforeAll(async () => {
     await start();
   }, 240_000);
-  afterAll(async () => {
-    // the servers stop; the cluster stays as the suite found it (CI stops it)
-    await galeraStart(['--roundrobin', '--servers', '0'], env).catch((e) => console.error(e));
-    const c = await mysql.createConnection({ host: '127.0.0.1', port: NODES[0], user: 'mltrack', password: 'mltrack' });
-    await c.query(`DROP DATABASE IF EXISTS \`${database}\``);
-    await c.end();
-  }, 120_000);
+  afterAll(() => stopServersAndDrop(database, env), 120_000);
 
   it('SIGKILL of a Galera node mid-load: nothing lost, only 200/503, the node rejoins by IST with the same rows', async () => {
     const runs = await createRuns(token, 8);

@@ -27,6 +27,14 @@ export function galeraStart(args: string[], env: Record<string, string>): Promis
   });
 }
 
+/** After a suite: its servers stop (the cluster stays as the suite found it: CI stops it) and its database goes. */
+export async function stopServersAndDrop(database: string, env: Record<string, string>): Promise<void> {
+  await galeraStart(['--roundrobin', '--servers', '0'], env).catch((e) => console.error(e));
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: NODES[0], user: 'mltrack', password: 'mltrack' });
+  await c.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  await c.end();
+}
+
 export const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8').trim());
 export const nodePid = (n: number) => readPid(path.join(DIR, `n${n}`, 'mysqld.pid'));
 export const serverPid = (i: number) => readPid(path.join(DIR, 'app', `s${i}.pid`));

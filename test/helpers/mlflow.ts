@@ -52,3 +52,11 @@ export function mlflowApi(server: () => TestServer) {
   };
   return api;
 }
+
+/** A supertest parser that keeps the body as text: supertest's JSON.parse would round int64 values beyond 2^53. */
+export function rawText(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: string) => void) {
+  let data = '';
+  res.setEncoding('utf8');
+  res.on('data', (c: string) => (data += c));
+  res.on('end', () => cb(null, data));
+}
