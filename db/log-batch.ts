@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Db, Trx } from './knex.ts';
 import { isMysql } from './knex.ts';
 import { invalidParam } from '../core/errors.ts';
-import { cmpInt64, DOUBLE_MAX, int64Bind, int64Col, type Int64 } from '../core/codecs.ts';
+import { cmpInt64, int64Bind, int64Col, storedValue, type Int64 } from '../core/codecs.ts';
 import { chunk, INSERT_CHUNK, retryOnDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveRun, RUN_NAME_TAG, upsertTags, type RunRow } from './runs.ts';
 import { aggFromRow, mergeAgg, rollupBinds, rollupDeltas, ROLLUP_COLUMNS, type Pt } from './rollups.ts';
@@ -99,14 +99,8 @@ async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: 
   const latest = new Map<string, RowIn>();
   for (let i = 0; i < metrics.length; i++) {
     const m = metrics[i]!;
-    let value = m.value;
-    let nan = false;
-    if (value !== value) {
-      value = 0;
-      nan = true;
-    } else if (value === Infinity) value = DOUBLE_MAX;
-    else if (value === -Infinity) value = -DOUBLE_MAX;
-    const r: RowIn = { key: m.key, step: m.step, ts: m.timestamp, value, nan };
+    const sv = storedValue(m.value);
+    const r: RowIn = { key: m.key, step: m.step, ts: m.timestamp, value: sv.value, nan: sv.is_nan };
     rows[i] = r;
     const cur = latest.get(m.key);
     if (!cur || isNewer(r, cur)) latest.set(m.key, r);
@@ -174,6 +168,9 @@ function q(conn: MysqlConn, sql: string, values: unknown[]): Promise<any> {
   return new Promise((resolve, reject) => conn.query({ sql, values }, undefined, (err, result) => (err ? reject(err) : resolve(result))));
 }
 
+/** A point's identity, MLflow's dedup rule (the history's primary key): key, timestamp, step, value, NaN. */
+const pointId = (r: RowIn) => `${r.key}\u0000${r.ts}\u0000${r.step}\u0000${r.value}\u0000${r.nan}`;
+
 /** A batch that met points already stored, on MySQL: run again reading them first (see mysqlWrite). */
 export class ResendSeen extends Error {}
 
@@ -190,7 +187,7 @@ async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: M
     // points repeated within the request count once
     const seen = new Set<string>();
     rows = rows.filter((r) => {
-      const id = `${r.key}\u0000${r.ts}\u0000${r.step}\u0000${r.value}\u0000${r.nan}`;
+      const id = pointId(r);
       if (seen.has(id)) return false;
       seen.add(id);
       return true;
@@ -208,8 +205,8 @@ async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: M
         'AND `timestamp` BETWEEN ? AND ? FOR UPDATE',
       [runId, ...keys, int64Bind(lo), int64Bind(hi)],
     );
-    const have = new Set(stored.map((s) => `${s.key}\u0000${int64Col(s.timestamp)}\u0000${int64Col(s.step)}\u0000${Number(s.value)}\u0000${Number(s.is_nan) !== 0}`));
-    fresh = rows.filter((r) => !have.has(`${r.key}\u0000${r.ts}\u0000${r.step}\u0000${r.value}\u0000${r.nan}`));
+    const have = new Set(stored.map((s) => pointId({ key: s.key, ts: int64Col(s.timestamp), step: int64Col(s.step), value: Number(s.value), nan: Number(s.is_nan) !== 0 })));
+    fresh = rows.filter((r) => !have.has(pointId(r)));
   }
   for (const part of chunk(fresh, MYSQL_ROWS)) {
     const values: unknown[] = [];
