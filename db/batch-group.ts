@@ -37,6 +37,9 @@ export interface Batch {
  */
 export const MAX_GROUP_ROWS = 10_000;
 
+/** Off only for the bench's same-run baseline (scripts/bench/batch-group.ts): each batch then has its own transaction. */
+export const batchGroups = { enabled: true };
+
 /** Counters for tests and the bench: groups written, batches they carried, groups run again batch by batch. */
 export const batchGroupStats = { groups: 0, batches: 0, isolated: 0 };
 
@@ -66,6 +69,7 @@ function enqueue(db: Db, projectId: number, runUuid: string, w: Waiting): void {
 
 /** log-batch of one request, grouped with the other requests into the same run that arrive while one is written. */
 export function logBatchGrouped(db: Db, projectId: number, runUuid: string, batch: Batch): Promise<void> {
+  if (!batchGroups.enabled) return logBatch(db, projectId, runUuid, batch);
   return new Promise<void>((resolve, reject) => enqueue(db, projectId, runUuid, { batch, resolve, reject }));
 }
 
