@@ -152,14 +152,17 @@ function sqliteWrite(conn: SqliteConn, run: RunRow, rows: RowIn[], latest: Map<s
 // ---- MySQL: the transaction's mysql2 connection, one multi-row statement per table ----
 
 interface MysqlConn {
-  query(opts: { sql: string; values?: unknown[] }, values: undefined, cb: (err: Error | null, result: any) => void): void;
+  query(opts: { sql: string; values: unknown[] | null }, values: undefined, cb: (err: Error | null, result: any) => void): void;
   /** the driver's own string escaper (the one its placeholders use) */
   escape(value: string): string;
 }
 
-/** The three-argument form: db/knex.ts bounds each statement by wrapping exactly that call (a frozen server). */
+/**
+ * The three-argument form: db/knex.ts bounds each statement by wrapping exactly that call (a frozen server). Without
+ * values, `values: null` tells mysql2 there is nothing to format (undefined still scans the whole text for `?`).
+ */
 function q(conn: MysqlConn, sql: string, values?: unknown[]): Promise<any> {
-  return new Promise((resolve, reject) => conn.query({ sql, values }, undefined, (err, result) => (err ? reject(err) : resolve(result))));
+  return new Promise((resolve, reject) => conn.query({ sql, values: values ?? null }, undefined, (err, result) => (err ? reject(err) : resolve(result))));
 }
 
 /** A point's identity, MLflow's dedup rule (the history's primary key): key, timestamp, step, value, NaN. */
@@ -178,13 +181,20 @@ const MYSQL_ROWS = 4000; // ~60 bytes a row: a statement stays far below max_all
  */
 function sqlText(conn: MysqlConn) {
   const keys = new Map<string, string>();
+  // the last int64 written and its text: a batch repeats its timestamps and steps (one step for all its keys)
+  let last: Int64 = NaN;
+  let lastText = '';
   return {
     key(k: string): string {
       let e = keys.get(k);
       if (e === undefined) keys.set(k, (e = conn.escape(k)));
       return e;
     },
-    num: (v: number | bigint | null): string => (v === null ? 'NULL' : typeof v === 'bigint' ? v.toString() : storedDouble(v).toString()),
+    int(v: Int64): string {
+      if (v !== last) lastText = String((last = v));
+      return lastText;
+    },
+    num: (v: number | null): string => (v === null ? 'NULL' : String(storedDouble(v))),
   };
 }
 
@@ -224,7 +234,7 @@ async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: M
     let sql = 'INSERT INTO metrics (run_id, `key`, `timestamp`, step, value, is_nan) VALUES ';
     for (let i = 0; i < part.length; i++) {
       const r = part[i]!;
-      sql += `${i ? ',' : ''}(${runId},${t.key(r.key)},${t.num(r.ts)},${t.num(r.step)},${t.num(r.value)},${r.nan ? 1 : 0})`;
+      sql += `${i ? ',' : ''}(${runId},${t.key(r.key)},${t.int(r.ts)},${t.int(r.step)},${t.num(r.value)},${r.nan ? 1 : 0})`;
     }
     const res = await q(conn, sql + ' ON DUPLICATE KEY UPDATE is_nan = is_nan');
     const dups = /Duplicates:\s*(\d+)/.exec(String(res?.info ?? ''));
@@ -236,7 +246,7 @@ async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: M
   let sql = 'INSERT INTO latest_metrics (run_id, experiment_id, `key`, value, `timestamp`, step, is_nan) VALUES ';
   let i = 0;
   for (const [key, m] of latest) {
-    sql += `${i++ ? ',' : ''}(${runId},${t.num(run.experiment_key)},${t.key(key)},${t.num(m.value)},${t.num(m.ts)},${t.num(m.step)},${m.nan ? 1 : 0})`;
+    sql += `${i++ ? ',' : ''}(${runId},${Number(run.experiment_key)},${t.key(key)},${t.num(m.value)},${t.int(m.ts)},${t.int(m.step)},${m.nan ? 1 : 0})`;
   }
   const newer = '(VALUES(step), VALUES(`timestamp`), VALUES(value)) >= (step, `timestamp`, value)';
   await q(conn, sql + ' ON DUPLICATE KEY UPDATE ' + ['is_nan', 'value', '`timestamp`', 'step'].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`).join(', '));
@@ -250,9 +260,9 @@ async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: M
       const d = part[i]!;
       const a = d.agg;
       sql +=
-        `${i ? ',' : ''}(${runId},${t.key(d.key)},${d.lvl},${t.num(d.bucket)},${a.n},${t.num(a.vmin)},${t.num(a.vmax)},` +
-        `${t.num(a.first.step)},${t.num(a.first.ts)},${t.num(a.first.value)},${a.first.nan ? 1 : 0},` +
-        `${t.num(a.last.step)},${t.num(a.last.ts)},${t.num(a.last.value)},${a.last.nan ? 1 : 0})`;
+        `${i ? ',' : ''}(${runId},${t.key(d.key)},${d.lvl},${t.int(d.bucket)},${a.n},${t.num(a.vmin)},${t.num(a.vmax)},` +
+        `${t.int(a.first.step)},${t.int(a.first.ts)},${t.num(a.first.value)},${a.first.nan ? 1 : 0},` +
+        `${t.int(a.last.step)},${t.int(a.last.ts)},${t.num(a.last.value)},${a.last.nan ? 1 : 0})`;
     }
     await q(conn, `${sql} ON DUPLICATE KEY UPDATE ${merge}`);
   }
