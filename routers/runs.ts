@@ -5,6 +5,7 @@ import { readProcedure, router, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, plainMetrics, requiredString, runInfoOut, runOut, runRequest, runStatus, withFastPath } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
+import { logBatchGrouped } from '../db/batch-group.ts';
 import { getRunView, loadRuns, newRunView, runInfo } from '../db/run-view.ts';
 import { hotPath } from '../db/hot.ts';
 import { notFound } from '../core/errors.ts';
@@ -166,7 +167,7 @@ export const runsRouter = router({
       validateBatchLimits(metrics.length, params.length, tags.length);
       validateNoDuplicateParamKeys(params);
       for (const t of tags) if (t.key === runs.RUN_NAME_TAG) validateRunName(t.value);
-      await logBatch(ctx.db, ctx.project.id, runId, { metrics, params, tags });
+      await logBatchGrouped(ctx.db, ctx.project.id, runId, { metrics, params, tags });
       notePointsIngested(metrics.length);
       return {};
     }),
