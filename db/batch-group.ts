@@ -16,6 +16,11 @@
  * and a rejected one leaves no rows. A database that is unavailable (db/tx.ts already retried deadlocks, busy and lost
  * connections) fails the whole group with that error: each request would have had it too.
  *
+ * Measured (scripts/bench/batch-group.ts, alternating rounds, medians of 3, one process): 10-metric batches into one
+ * run from 20 clients on MariaDB 313 → 855 req/s, p50 62 → 23 ms, p99 120 → 46 ms, server CPU 1.65 → 0.68 ms and
+ * MariaDB CPU 1.75 → 0.73 ms a request. On SQLite groups hardly form (615 req/s either way): its pool has one
+ * connection, so requests wait for it in auth, before they reach this queue, while a batch is written.
+ *
  * Several worker processes each group their own requests; between processes the database's locks order the writes
  * as before. Nothing is answered before its transaction committed.
  */
