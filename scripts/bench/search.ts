@@ -9,7 +9,8 @@ const RUNS = Number(process.env.BENCH_SEARCH_RUNS ?? 25_000);
  * metric-plus-param filter and order_by a metric, through HTTP; baseline in the same run: the plain indexed
  * SELECT of 1000 run rows of the experiment (no filter, default order).
  */
-export async function benchSearch(t: BenchTarget): Promise<void> {
+/** One experiment of RUNS runs (10 params, 10 tags, 10 metrics each), written straight into the tables. */
+export async function seedSearch(t: BenchTarget): Promise<{ experiment_id: string; exp: { id: number } }> {
   const { experiment_id } = await call(t, 'POST', '/experiments/create', { name: `search-bench-${Date.now()}` });
   const exp = await t.db('experiments').where({ project_id: 1, experiment_id: Number(experiment_id) }).first('id', 'artifact_location');
   const t0 = now();
@@ -44,6 +45,11 @@ export async function benchSearch(t: BenchTarget): Promise<void> {
     });
   }
   console.log(`[${t.name}] search fixture: ${fmt(RUNS)} runs × (10 params, 10 tags, 10 metrics) in ${fmt((now() - t0) / 1000, 1)} s`);
+  return { experiment_id, exp };
+}
+
+export async function benchSearch(t: BenchTarget): Promise<void> {
+  const { experiment_id, exp } = await seedSearch(t);
 
   // Broad filter (matches every run, so paging covers all 25,000) and a selective one.
   const broad = { experiment_ids: [experiment_id], filter: "metrics.m1 >= -2 AND params.p1 LIKE 'v%'", order_by: ['metrics.m2 DESC'], max_results: 1000 };
