@@ -5,7 +5,7 @@ import http from 'node:http';
  * log-batch requests into a set of runs until `durationMs` or `batchesPerWriter` is reached (whichever comes first).
  * Every batch is unique: writer w's batch b holds metric `w<w>` (or `sharedKey`) at steps stepOf(w, b*k+j), j < k
  * (value = step), so afterwards each acknowledged batch can be found and counted. A writer retries a batch like the MLflow client does (on 503, on
- * 429/502/504, and on a connection error), with exponential backoff and jitter; a request without an answer after
+ * 429/502/504, and on a connection error), with exponential backoff (capped at 2 s) and jitter, for about a minute; a request without an answer after
  * `requestTimeoutMs` is a hang, counted and retried.
  */
 export interface LoadOptions {
@@ -102,7 +102,10 @@ const RETRY = new Set<number | string>([429, 502, 503, 504, 'reset', 'hang']);
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.writers });
   const timeout = o.requestTimeoutMs ?? 30_000;
-  const maxAttempts = o.retry === false ? 1 : (o.attempts ?? 12);
+  // MLflow's client keeps retrying a 503 or a reset for about two minutes (urllib3 Retry, 7 retries, backoff factor 2);
+  // 40 attempts here span about a minute. The old budget of 12 attempts with full jitter could run out in ~5 s, shorter
+  // than a Galera failover stall (8.4 s seen in CI), and leave a batch unacknowledged that MLflow would have delivered.
+  const maxAttempts = o.retry === false ? 1 : (o.attempts ?? 40);
   const attempts: Attempt[] = [];
   const acked = new Map<number, number[]>();
   const unacked: { writer: number; batch: number }[] = [];
@@ -130,7 +133,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
             break;
           }
           if (!RETRY.has(r.status)) break;
-          if (a < maxAttempts) await new Promise((res) => setTimeout(res, Math.random() * Math.min(2000, 50 * 2 ** a)));
+          if (a < maxAttempts) await new Promise((res) => setTimeout(res, (0.5 + Math.random() / 2) * Math.min(2000, 50 * 2 ** a)));
         }
         if (ok) {
           mine.push(b);
