@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { hotScriptTransaction, SCRIPT_POOL_SIZE } from '../db/hot.ts';
+import { appRouter, createCaller } from '../routers/index.ts';
+import { loadConfig } from '../core/config.ts';
 
 /**
  * runs/create's one-round-trip transaction on MySQL (db/hot.ts hotScriptTransaction, db/runs.ts insertRunScript) and
@@ -64,6 +66,35 @@ describe.each(DB_KINDS)('runs/create transaction (%s)', (kind) => {
     expect(await count('tags', { key: 'b' })).toBe(0);
     const kept = await s.t.db('runs').where({ run_uuid: first.body.run.info.run_id }).first('id');
     expect((await s.t.db('tags').where({ run_id: kept.id }).orderBy('key').select('key')).map((t: { key: string }) => t.key)).toEqual(['a', 'mlflow.runName']);
+  });
+
+  it('runs/create and runs/get answer exactly what their declared output schema accepts (it is not parsed per call)', async () => {
+    const procs = appRouter._def.procedures as unknown as Record<string, { _def: { output: { parse(v: unknown): unknown } } }>;
+    const check = (name: string, out: unknown) => expect(procs[name]!._def.output.parse(out)).toEqual(out);
+    // the procedures' own results (int64 above 2^53 as bigint), as the REST facade and /trpc receive them
+    const caller = createCaller({
+      db: s.t.db, config: loadConfig({ DATA_DIR: s.t.dataDir }), artifacts: undefined as never, requestId: 'schema', scopes: ['api'],
+      user: { id: 1, username: 'admin', isAdmin: true },
+      project: { id: s.project.id, path: s.project.path, name: 'p', visibility: 'private', accessLevel: 50 },
+    });
+    for (const input of [
+      { experiment_id: '0' },
+      { experiment_id: '0', run_name: 'n', user_id: 'u', start_time: '9007199254740993', tags: [{ key: 'a', value: '' }, { key: 'mlflow.user', value: 'x' }] },
+    ]) {
+      const created = await caller.runs.create(input as never);
+      check('runs.create', created);
+      const run_id = created.run.info.run_id;
+      await caller.runs.logBatch({
+        run_id, params: [{ key: 'p', value: 'v' }], tags: [],
+        metrics: [{ key: 'm', value: 'NaN', timestamp: 1, step: 2 }, { key: 'i', value: 1.5, timestamp: '9007199254740993', step: 0 }],
+      } as never);
+      await caller.runs.logInputs({ run_id, datasets: [{ tags: [{ key: 't', value: 'v' }], dataset: { name: 'd', digest: 'x', source_type: 'local', source: '{}' } }] } as never);
+      await caller.runs.update({ run_id, status: 'FINISHED', end_time: 5 } as never);
+      const got = await caller.runs.get({ run_id } as never);
+      expect(got.run.data.metrics).toHaveLength(2);
+      expect(got.run.inputs.dataset_inputs).toHaveLength(1);
+      check('runs.get', got);
+    }
   });
 
   it(kind === 'mysql' ? 'runs a script as one transaction: a failing statement rolls back the ones before it' : 'has no script pool: the caller runs statement by statement', async () => {

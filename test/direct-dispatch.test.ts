@@ -61,6 +61,21 @@ describe.each(DB_KINDS)('direct dispatch of the project REST API (%s)', (kind) =
     }
   });
 
+  it("JSON answers carry express's headers, Content-Length in bytes, and no ETag", async () => {
+    const tagged = await s.request.post(s.mlflow() + '/runs/set-tag').set(auth()).send({ run_id: runId, key: 'ü', value: 'é€' });
+    expect(tagged.status).toBe(200);
+    const res = await s.request.get(s.mlflow() + '/runs/get').set(auth()).query({ run_id: runId });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    expect(res.text).toContain('é€');
+    expect(res.headers.etag).toBeUndefined();
+    const missing = await s.request.get(s.mlflow() + '/runs/get').set(auth()).query({ run_id: 'ä' });
+    expect(missing.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(missing.headers['content-length'])).toBe(Buffer.byteLength(missing.text));
+    expect(missing.body.error_code).toBeDefined();
+  });
+
   it("the project of the URL is not an input field: a body's own `id` stays what the client sent", async () => {
     const res = await s.request.post(s.mlflow() + '/runs/create').set(auth()).send({ experiment_id: '0', id: 'x', run_name: 'with id' });
     expect(res.status).toBe(200);
