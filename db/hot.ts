@@ -203,10 +203,10 @@ function runScript(db: Db, pool: ScriptPool, statements: ScriptStatement[]): Pro
           conn.release();
           return resolve((results as unknown[]).slice(1, -1).map(toResult));
         }
-        if (isConnectionLost(e) || (e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
-          conn.destroy(); // a timed-out query stays at the head of the connection's queue (db/knex.ts)
-          return reject(new ScriptOutcomeUnknown(e));
-        }
+        // a timed-out query stays at the head of the connection's queue (db/knex.ts): the connection goes. A timeout
+        // is not retried (as in withTransaction: a retry would stretch the bound past it); a lost connection may be.
+        if ((e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') return conn.destroy(), reject(e);
+        if (isConnectionLost(e)) return conn.destroy(), reject(new ScriptOutcomeUnknown(e));
         // a statement failed: the ones after it did not run, the transaction is still open on the connection
         conn.query({ sql: 'ROLLBACK' }, [], (rbErr) => {
           if (rbErr) conn.destroy();

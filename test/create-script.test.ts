@@ -118,3 +118,39 @@ describe.each(DB_KINDS)('runs/create transaction (%s)', (kind) => {
     expect(await count('users', { username: evil })).toBe(1);
   });
 });
+
+describe.each(DB_KINDS.filter((k) => k === 'mysql'))('runs/create when its connection breaks mid-transaction (%s)', (kind) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(kind);
+  });
+  afterAll(async () => s?.close());
+
+  it('the transaction rolled back, the run is created once on a new connection', async () => {
+    // a tag that makes its INSERT wait, long enough to kill the connection running it
+    await s.t.db.raw("CREATE TRIGGER slow_tag BEFORE INSERT ON tags FOR EACH ROW BEGIN IF NEW.`key` = 'slow' THEN SET @slept = SLEEP(1.5); END IF; END");
+    try {
+      const sent = s.request.post(s.mlflow() + '/runs/create').set({ Authorization: `Bearer ${s.tokens.write}` })
+        .send({ experiment_id: '0', run_name: `cut-${kind}`, tags: [{ key: 'slow', value: '1' }] }).then((r) => r);
+      let killed = false;
+      for (let i = 0; i < 50 && !killed; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const [rows] = (await s.t.db.raw("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO tags%' AND ID <> CONNECTION_ID()")) as [{ ID: number }[]];
+        if (rows.length) {
+          await s.t.db.raw(`KILL CONNECTION ${Number(rows[0]!.ID)}`);
+          killed = true;
+        }
+      }
+      expect(killed).toBe(true);
+      const res = await sent;
+      expect(res.status).toBe(200);
+      const runs = await s.t.db('runs').where({ name: `cut-${kind}` }).select('id', 'run_uuid');
+      expect(runs).toHaveLength(1);
+      expect(runs[0].run_uuid).toBe(res.body.run.info.run_id);
+      const tags = await s.t.db('tags').where({ run_id: runs[0].id }).orderBy('key').select('key');
+      expect(tags.map((t: { key: string }) => t.key)).toEqual(['mlflow.runName', 'slow']);
+    } finally {
+      await s.t.db.raw('DROP TRIGGER slow_tag');
+    }
+  });
+});
