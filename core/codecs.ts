@@ -51,10 +51,13 @@ export type MetricWireValue = number | (typeof NON_FINITE)[number];
 
 /** A metric value as stored: NaN → 0 with is_nan, ±Infinity → ±DOUBLE_MAX (as MLflow's SQL store does). */
 export function storedValue(v: number): { value: number; is_nan: boolean } {
-  if (Number.isNaN(v)) return { value: 0, is_nan: true };
-  if (v === Infinity) return { value: DOUBLE_MAX, is_nan: false };
-  if (v === -Infinity) return { value: -DOUBLE_MAX, is_nan: false };
-  return { value: v, is_nan: false };
+  return { value: storedDouble(v), is_nan: Number.isNaN(v) };
+}
+
+/** The stored number alone (no object: log-batch calls it per point): NaN → 0, ±Infinity → ±DOUBLE_MAX. */
+export function storedDouble(v: number): number {
+  if (v - v === 0) return v; // finite
+  return Number.isNaN(v) ? 0 : v > 0 ? DOUBLE_MAX : -DOUBLE_MAX;
 }
 
 /** A stored metric value for the wire: NaN and ±Infinity as MLflow's JSON strings. */

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { notePointsIngested } from '../db/observe.ts';
 import { searchRunsProcedure } from './search.ts';
 import { readProcedure, router, trustedOutput, writeProcedure } from './trpc.ts';
-import { double, empty, idString, int64, keyValueIn, requiredString, runInfoOut, runOut, runRequest, runStatus } from './schemas.ts';
+import { double, empty, idString, int64, keyValueIn, plainMetrics, requiredString, runInfoOut, runOut, runRequest, runStatus, withFastPath } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
+import { logBatchGrouped } from '../db/batch-group.ts';
 import { getRunView, loadRuns, newRunView, runInfo } from '../db/run-view.ts';
 import { hotPath } from '../db/hot.ts';
 import { notFound } from '../core/errors.ts';
@@ -37,6 +38,25 @@ function checkMetric(m: z.output<typeof metricIn>, path?: string): MetricIn {
   const metric = { key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 };
   validateMetric(metric.key, metric.value, metric.timestamp, metric.step, path);
   return metric;
+}
+
+/**
+ * checkMetric over a log-batch's metrics, in order (the first bad item is the one reported). A key that passed once
+ * is not checked again (name and length rules depend on the key alone; zod has made value a number and step an
+ * int64), only the timestamp's sign: the name regexes per point were ~0.15 ms of a 1000-point batch.
+ */
+function checkMetrics(items: z.output<typeof metricIn>[]): MetricIn[] {
+  const ok = new Set<string>();
+  const out: MetricIn[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const m = items[i]!;
+    if (m.step !== undefined && m.timestamp >= 0 && ok.has(m.key)) out[i] = m as MetricIn;
+    else {
+      out[i] = checkMetric(m, `metrics[${i}]`);
+      ok.add(m.key);
+    }
+  }
+  return out;
 }
 
 /** Param and RunTag of a log-batch: the key is required, an absent value is "". */
@@ -131,7 +151,7 @@ export const runsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/runs/log-batch', tags: MLFLOW, summary: 'LogBatch' } })
     .input(
       runRequest({
-        metrics: z.array(metricIn).optional(),
+        metrics: withFastPath(z.array(metricIn), plainMetrics).optional(),
         params: z.array(keyValueItem).optional(),
         tags: z.array(keyValueItem).optional(),
       }),
@@ -141,13 +161,13 @@ export const runsRouter = router({
       const runId = input.run_id;
       validateRunId(runId);
       const truncate = ctx.config.truncateLongValues;
-      const metrics = (input.metrics ?? []).map((m, i) => checkMetric(m, `metrics[${i}]`));
+      const metrics = checkMetrics(input.metrics ?? []);
       const params = (input.params ?? []).map((p, i) => ({ key: p.key, value: validateParam(p.key, p.value ?? '', `params[${i}]`, truncate) }));
       const tags = (input.tags ?? []).map((t, i) => ({ key: t.key, value: validateTag(t.key, t.value ?? '', `tags[${i}]`, truncate) }));
       validateBatchLimits(metrics.length, params.length, tags.length);
       validateNoDuplicateParamKeys(params);
       for (const t of tags) if (t.key === runs.RUN_NAME_TAG) validateRunName(t.value);
-      await logBatch(ctx.db, ctx.project.id, runId, { metrics, params, tags });
+      await logBatchGrouped(ctx.db, ctx.project.id, runId, { metrics, params, tags });
       notePointsIngested(metrics.length);
       return {};
     }),

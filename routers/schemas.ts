@@ -191,3 +191,46 @@ agree<Same<z.output<typeof experimentOut>, Experiment>>();
 agree<Same<z.output<typeof metricOut>, Metric>>();
 agree<Same<z.output<typeof runInfoOut>, RunInfo>>();
 agree<Same<z.output<typeof runOut>, Run>>();
+
+/**
+ * `schema` (an array schema without checks: zod parses, words the errors and describes it in OpenAPI) with a fast
+ * path at run time: `fast` answers the parsed array when every item is in the plain shape it knows, or undefined, and
+ * zod then parses the whole input as before (so any input that is not plain gets zod's result and zod's errors).
+ * Measured: zod's per-item object parse was ~0.5 ms of a 1000-point log-batch.
+ */
+export function withFastPath<T extends z.ZodArray<z.ZodType>>(schema: T, fast: (input: unknown[]) => z.output<T> | undefined): T {
+  const inner = schema._zod;
+  if (inner.run !== inner.parse) throw new Error('withFastPath: an array schema without checks');
+  const slow = inner.parse;
+  inner.run = inner.parse = (payload, ctx) => {
+    if (ctx.direction !== 'backward' && Array.isArray(payload.value)) {
+      const out = fast(payload.value);
+      if (out !== undefined) {
+        payload.value = out;
+        return payload;
+      }
+    }
+    return slow(payload, ctx);
+  };
+  return schema;
+}
+
+/**
+ * The Metric items of a log-batch that `{key, value, timestamp, step?}` parses without a transform to speak of: a
+ * non-empty string key, a finite JSON number value, safe-integer timestamp and step (absent: 0). What zod's metric
+ * schema answers for them, built directly; undefined for anything else (strings for numbers, int64 beyond 2^53, nulls,
+ * missing fields), which zod then parses.
+ */
+export function plainMetrics(items: unknown[]): { key: string; value: number; timestamp: Int64; step: Int64 }[] | undefined {
+  const out: { key: string; value: number; timestamp: Int64; step: Int64 }[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const m = items[i];
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return undefined;
+    const { key, value, timestamp, step } = m as Record<string, unknown>;
+    if (typeof key !== 'string' || key === '' || typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+    if (!Number.isSafeInteger(timestamp) || (step !== undefined && !Number.isSafeInteger(step))) return undefined;
+    // + 0: -0 becomes 0, as int64's BigInt round trip makes it
+    out[i] = { key, value, timestamp: (timestamp as number) + 0, step: step === undefined ? 0 : (step as number) + 0 };
+  }
+  return out;
+}

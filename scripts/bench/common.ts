@@ -88,9 +88,9 @@ export async function startTarget(kind: 'sqlite' | 'mysql', mysqlUrl?: string): 
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
-/** One JSON request over a keep-alive connection; throws on a non-200 answer. */
+/** One JSON request over a keep-alive connection (a Buffer body is sent as it is); throws on a non-200 answer. */
 export function call(t: BenchTarget, method: string, p: string, body?: unknown): Promise<any> {
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request(
       {

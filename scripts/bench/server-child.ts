@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDb, sqliteStatementCache } from '../../db/knex.ts';
 import { hotPath } from '../../db/hot.ts';
+import { batchGroups } from '../../db/batch-group.ts';
 import { migrateLatest } from '../../db/migrate.ts';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../core/config.ts';
@@ -12,6 +13,8 @@ import { bootstrap } from '../../server/bootstrap.ts';
 
 // BENCH_PLAIN=1: the request path as it was before issue 11's CPU work (knex for every statement, no statement cache)
 if (process.env.BENCH_PLAIN === '1') hotPath.enabled = sqliteStatementCache.enabled = false;
+// BENCH_NO_GROUP=1: every log-batch in its own transaction, as before group commit (scripts/bench/batch-group.ts)
+if (process.env.BENCH_NO_GROUP === '1') batchGroups.enabled = false;
 const dataDir = process.env.BENCH_DATA_DIR!;
 const url = process.env.BENCH_DATABASE_URL || undefined;
 const db = createDb(url, dataDir);

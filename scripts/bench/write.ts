@@ -161,12 +161,18 @@ async function figuresFor(s: SpawnedServer): Promise<{ idle: number; idleAfter: 
     const e = await exp('batch10');
     const run = await newRun(e);
     const per = n(75);
+    const latencies: number[] = [];
     figures.push(
-      await measure(s, 'batch10x20', 'log-batch of 10 metrics into one run, 20 clients', 'req/s', (r) => r, () =>
-        load(s, 20, async (c, ci, ok, fail) => {
-          for (let k = 0; k < per; k++) await c.call('POST', '/runs/log-batch', metricBatch(run, 10, (ci * per + k) * 10, ts)).then(ok, fail);
-        }),
-      ),
+      await measure(s, 'batch10x20', 'log-batch of 10 metrics into one run, 20 clients', 'req/s', (r) => r, async () => {
+        const r = await load(s, 20, async (c, ci, ok, fail) => {
+          for (let k = 0; k < per; k++) {
+            const t0 = performance.now();
+            await c.call('POST', '/runs/log-batch', metricBatch(run, 10, (ci * per + k) * 10, ts)).then(ok, fail);
+            latencies.push(performance.now() - t0);
+          }
+        });
+        return { ...r, latencies };
+      }),
     );
   }
 
