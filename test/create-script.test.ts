@@ -128,14 +128,18 @@ describe.each(DB_KINDS.filter((k) => k === 'mysql'))('runs/create when its conne
 
   it('the transaction rolled back, the run is created once on a new connection', async () => {
     // a tag that makes its INSERT wait, long enough to kill the connection running it
-    await s.t.db.raw("CREATE TRIGGER slow_tag BEFORE INSERT ON tags FOR EACH ROW BEGIN IF NEW.`key` = 'slow' THEN SET @slept = SLEEP(1.5); END IF; END");
+    await s.t.db.raw("CREATE TRIGGER slow_tag BEFORE INSERT ON tags FOR EACH ROW BEGIN IF NEW.`key` = 'slow' THEN SET @mltrack_cut_test = SLEEP(2); END IF; END");
     try {
+      let settled = false;
       const sent = s.request.post(s.mlflow() + '/runs/create').set({ Authorization: `Bearer ${s.tokens.write}` })
-        .send({ experiment_id: '0', run_name: `cut-${kind}`, tags: [{ key: 'slow', value: '1' }] }).then((r) => r);
+        .send({ experiment_id: '0', run_name: `cut-${kind}`, tags: [{ key: 'slow', value: '1' }] }).then((r) => ((settled = true), r));
       let killed = false;
-      for (let i = 0; i < 50 && !killed; i++) {
+      // only this test's database: the MariaDB may be shared with other suites
+      for (let i = 0; i < 600 && !killed && !settled; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        const [rows] = (await s.t.db.raw("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO tags%' AND ID <> CONNECTION_ID()")) as [{ ID: number }[]];
+        const [rows] = (await s.t.db.raw(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'SET @mltrack\\_cut\\_test = SLEEP%' AND ID <> CONNECTION_ID()",
+        )) as [{ ID: number }[]];
         if (rows.length) {
           await s.t.db.raw(`KILL CONNECTION ${Number(rows[0]!.ID)}`);
           killed = true;
@@ -143,6 +147,7 @@ describe.each(DB_KINDS.filter((k) => k === 'mysql'))('runs/create when its conne
       }
       expect(killed).toBe(true);
       const res = await sent;
+      // without the retry, the killed connection's error would have answered 503
       expect(res.status).toBe(200);
       const runs = await s.t.db('runs').where({ name: `cut-${kind}` }).select('id', 'run_uuid');
       expect(runs).toHaveLength(1);
