@@ -127,7 +127,7 @@ let built = false;
 
 /** A fresh database (SQLite in a temp dir, or a new database on the MySQL server) and the server on it. */
 export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl: string | undefined, workers: number | undefined): Promise<SpawnedServer> {
-  if (!built) {
+  if (!built && !process.env.MLTRACK_BENCH_DIST) {
     execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-server.mjs')], { stdio: 'inherit', cwd: ROOT });
     built = true;
   }
@@ -145,7 +145,8 @@ export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl: string | u
   }
   const port = await freePort();
   env.PORT = String(port);
-  const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'dist/server/main.js')], {
+  // MLTRACK_BENCH_DIST: another build's dist/ (an A/B against an older build), used as it is
+  const proc: ChildProcess = spawn(process.execPath, [path.resolve(ROOT, process.env.MLTRACK_BENCH_DIST || 'dist', 'server/main.js')], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
