@@ -112,3 +112,132 @@ export async function hotTransaction<T>(db: Db, fn: (exec: Exec) => Promise<T>, 
     }
   }
 }
+
+/**
+ * MySQL: a whole transaction in one round trip. Each statement used to be a round trip of its own (BEGIN, INSERT,
+ * INSERT, COMMIT: four, plus auth), and on one connection a round trip costs the database and this process more than
+ * the statement's work (MariaDB, runs/create at 1 client: measured in scripts/bench/create.ts). The script runs on a
+ * small pool of its own whose connections allow several statements per query (`multipleStatements`), so that knex's
+ * pool, where every other statement goes, keeps that option off. Values are bound by mysql2's `?` placeholders
+ * (escaped by the driver, as knex's bindings are); the SQL text is the caller's constant.
+ */
+type ScriptPool = {
+  getConnection(cb: (err: Error | null, conn: ScriptConn) => void): void;
+  end(cb?: (err?: Error | null) => void): void;
+};
+type ScriptConn = MysqlConn & { release(): void; destroy(): void; query(opts: { sql: string; timeout?: number }, values: unknown[], cb: MysqlCallback): unknown };
+
+const scriptPools = new WeakMap<Db, Promise<ScriptPool | undefined>>();
+/** Connections of the script pool: runs/create at 20 clients on MariaDB was as fast with 4 as with 10 (create-ab.ts, 6 rounds:
+ * medians 974 and 947 req/s, 0.64 and 0.67 ms of server CPU a request). */
+export const SCRIPT_POOL_SIZE = 4;
+
+/**
+ * The database's script pool, or undefined when there is none: SQLite (one in-process connection, no round trips)
+ * and Galera, whose causal reads cover plain SELECTs only (db/knex.ts): there runs/create keeps its SELECT before
+ * the INSERT … SELECT, statement by statement. The pool is closed with the database (db.destroy).
+ */
+function scriptPool(db: Db): Promise<ScriptPool | undefined> {
+  if (!isMysql(db)) return Promise.resolve(undefined);
+  let p = scriptPools.get(db);
+  if (!p) {
+    p = (async () => {
+      const galera = await withConnection(db, async (exec) => exec.causalReads === true);
+      if (galera) return undefined;
+      const { default: mysql } = await import('mysql2');
+      // knex keeps the password as a hidden (non-enumerable) property of its connection settings
+      const settings = (db.client as { connectionSettings: { password?: string } }).connectionSettings;
+      const pool = mysql.createPool({
+        ...settings,
+        password: settings.password,
+        multipleStatements: true,
+        connectionLimit: SCRIPT_POOL_SIZE,
+        maxIdle: SCRIPT_POOL_SIZE,
+        idleTimeout: 30_000,
+      }) as unknown as ScriptPool;
+      // knex's db.destroy() ends in its client's destroy (db.destroy itself is read-only)
+      const client = db.client as { destroy(cb?: unknown): Promise<void> };
+      const destroy = client.destroy.bind(client);
+      client.destroy = (cb?: unknown) => {
+        scriptPools.delete(db);
+        return new Promise<void>((r) => pool.end(() => r())).then(() => destroy(cb));
+      };
+      return pool;
+    })();
+    scriptPools.set(db, p);
+    p.catch(() => scriptPools.delete(db)); // unreachable now: try again with the next request
+  }
+  return p;
+}
+
+/** One statement of a script: constant SQL and its values. */
+export interface ScriptStatement {
+  sql: string;
+  bindings: unknown[];
+}
+
+/** Thrown when the connection broke while a script was out: whether its COMMIT took effect is unknown. */
+export class ScriptOutcomeUnknown extends Error {
+  constructor(override readonly cause: unknown) {
+    super('The database connection broke while a transaction was being committed.');
+  }
+}
+
+const toResult = (r: unknown): unknown => {
+  if (Array.isArray(r)) return r;
+  const w = r as { affectedRows?: number; insertId?: number };
+  return { changes: w.affectedRows ?? 0, insertId: Number(w.insertId ?? 0) } satisfies WriteResult;
+};
+
+function runScript(db: Db, pool: ScriptPool, statements: ScriptStatement[]): Promise<unknown[]> {
+  const timeout = Number(db.client.config.acquireConnectionTimeout);
+  const sql = ['BEGIN', ...statements.map((s) => s.sql), 'COMMIT'].join(';\n');
+  const bindings = statements.flatMap((s) => s.bindings);
+  announce(db, 'BEGIN', []);
+  for (const s of statements) announce(db, s.sql, s.bindings);
+  announce(db, 'COMMIT', []);
+  return new Promise((resolve, reject) => {
+    pool.getConnection((err, conn) => {
+      if (err) return reject(Object.assign(err, { notSent: true }));
+      conn.query({ sql, ...(timeout < 2 ** 31 - 1 ? { timeout } : {}) }, bindings, (e, results) => {
+        if (!e) {
+          conn.release();
+          return resolve((results as unknown[]).slice(1, -1).map(toResult));
+        }
+        // a timed-out query stays at the head of the connection's queue (db/knex.ts): the connection goes. A timeout
+        // is not retried (as in withTransaction: a retry would stretch the bound past it); a lost connection may be.
+        if ((e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') return conn.destroy(), reject(e);
+        if (isConnectionLost(e)) return conn.destroy(), reject(new ScriptOutcomeUnknown(e));
+        // a statement failed: the ones after it did not run, the transaction is still open on the connection
+        conn.query({ sql: 'ROLLBACK' }, [], (rbErr) => {
+          if (rbErr) conn.destroy();
+          else conn.release();
+          reject(e);
+        });
+      });
+    });
+  });
+}
+
+/**
+ * `statements` in one transaction, sent as one query on MySQL (see ScriptPool), retried whole on a deadlock as
+ * hotTransaction does; the result of each statement in order (WriteResult or rows). Undefined where the database has
+ * no script pool (SQLite, Galera): the caller runs its statements with hotTransaction. A connection that breaks
+ * while the script is out throws ScriptOutcomeUnknown: the caller finds out whether it committed.
+ */
+export async function hotScriptTransaction(db: Db, statements: ScriptStatement[], attempts = 10): Promise<unknown[] | undefined> {
+  const pool = await scriptPool(db);
+  if (!pool) return undefined;
+  let lost = 0;
+  for (let i = 1; ; i++) {
+    try {
+      return await runScript(db, pool, statements);
+    } catch (err) {
+      // as hotTransaction: a connection that could not be had sent nothing, so the script may run again
+      const again = isRetryable(err) || ((err as { notSent?: boolean }).notSent === true && isConnectionLost(err) && ++lost <= 3);
+      if (i >= attempts || !again) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
+      noteTxRetry(err);
+    }
+  }
+}

@@ -3,12 +3,12 @@
  * (`log-batch.ts`), datasets through `datasets.ts`; `run-view.ts` assembles whole runs for reading.
  */
 import crypto from 'node:crypto';
-import type { Db, Trx } from './knex.ts';
+import { isMysql, type Db, type Trx } from './knex.ts';
 import { invalidParam, notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, type Int64 } from '../core/codecs.ts';
 import type { RunStatus } from '../core/entities.ts';
 import { chunk, INSERT_CHUNK, requireActiveStage, upsertKeyValues, withTransaction } from './tx.ts';
-import { hotPath, hotTransaction, type WriteResult } from './hot.ts';
+import { hotPath, hotQuery, hotScriptTransaction, hotTransaction, ScriptOutcomeUnknown, type WriteResult } from './hot.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
 import type { Decoded, DbExperimentRow, DbRunKeyValueRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
@@ -142,6 +142,41 @@ export const INSERT_RUN =
 export const insertTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, value) VALUES ' + Array(n).fill('(?, ?, ?)').join(', ');
 
 /**
+ * MySQL's runs/create in one round trip (db/hot.ts hotScriptTransaction): the run's INSERT fails (1048, experiment_id
+ * cannot be null) unless the experiment is the project's and active, so that the tags' INSERT, which names the run by
+ * LAST_INSERT_ID() (this session's, set by the run's INSERT just before), never runs after a run that was not written.
+ * An INSERT … SELECT inserting no row would leave LAST_INSERT_ID() at an earlier run's id.
+ */
+export const INSERT_RUN_SCRIPT =
+  'INSERT INTO runs (run_uuid, project_id, experiment_id, name, user_id, creator_id, status, start_time, end_time, lifecycle_stage, artifact_uri) ' +
+  "VALUES (?, ?, (SELECT e.id FROM experiments e WHERE e.id = ? AND e.project_id = ? AND e.lifecycle_stage = 'active'), ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?)";
+export const insertScriptTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, value) VALUES ' + Array(n).fill('(LAST_INSERT_ID(), ?, ?)').join(', ');
+const experimentGone = (err: unknown) => (err as { errno?: number; sqlMessage?: string }).errno === 1048 && /experiment_id/.test(String((err as { sqlMessage?: string }).sqlMessage));
+
+/** The run's id on MySQL, in one round trip; undefined when its experiment is no longer the project's and active. */
+async function insertRunScript(db: Db, r: NewRun, runUuid: string, name: string, startTime: number | string, artifactUri: string, experimentKey: number, tags: { key: string; value: string }[]) {
+  const statements = [
+    { sql: INSERT_RUN_SCRIPT, bindings: [runUuid, r.projectId, experimentKey, r.projectId, name, r.userId, r.creatorId, startTime, artifactUri] },
+    ...chunk(tags, INSERT_CHUNK).map((part) => ({ sql: insertScriptTagsSql(part.length), bindings: part.flatMap((t) => [t.key, t.value]) })),
+  ];
+  for (let lost = 0; ; lost++) {
+    try {
+      const results = await hotScriptTransaction(db, statements);
+      return results === undefined ? null : (results[0] as WriteResult).insertId;
+    } catch (err) {
+      if (experimentGone(err)) return undefined;
+      if (!(err instanceof ScriptOutcomeUnknown)) throw err;
+      // the connection broke with the script out: if the run is there it committed (the uuid is this request's own)
+      const [row] = await hotQuery<{ id: number }[]>(db, 'SELECT id FROM runs WHERE run_uuid = ?', [runUuid]).catch(() => {
+        throw err.cause;
+      });
+      if (row) return Number(row.id);
+      if (lost >= 3) throw err.cause;
+    }
+  }
+}
+
+/**
  * runs/create in 4 statements (BEGIN, INSERT run, INSERT tags, COMMIT), with fixed SQL on the pool's connection
  * (db/hot.ts). The experiment is looked up (and its errors raised) by the usual code the first time only.
  */
@@ -159,7 +194,9 @@ async function insertRunHot(db: Db, r: NewRun, runUuid: string, name: string, st
     }
     const artifactUri = runArtifactUri(exp.artifactLocation, runUuid);
     const facts = exp;
-    const id = await hotTransaction(db, async (exec) => {
+    // MySQL (not Galera): one round trip; null: this database has no script pool
+    const scripted = isMysql(db) ? await insertRunScript(db, r, runUuid, name, startTime, artifactUri, facts.id, tags) : null;
+    const id = scripted !== null ? scripted : await hotTransaction(db, async (exec) => {
       // On Galera the INSERT … SELECT below does not wait for the cluster (wsrep_sync_wait=1 covers plain SELECTs):
       // this SELECT does, so an experiment deleted through another node a moment ago is seen deleted here.
       if (exec.causalReads) await exec('SELECT id FROM experiments WHERE id = ?', [facts.id]);

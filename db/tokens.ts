@@ -115,7 +115,7 @@ const PROJECT_COLUMNS =
 const FROM_TOKEN = 'FROM access_tokens t JOIN users u ON u.id = t.user_id';
 const JOIN_MEMBER = 'LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = u.id';
 const SQL_TOKEN = `SELECT ${TOKEN_COLUMNS} ${FROM_TOKEN} WHERE t.token_digest = ?`;
-const SQL_BY_ID = `SELECT ${TOKEN_COLUMNS}, ${PROJECT_COLUMNS} ${FROM_TOKEN} LEFT JOIN projects p ON p.id = ? ${JOIN_MEMBER} WHERE t.token_digest = ?`;
+export const SQL_BY_ID = `SELECT ${TOKEN_COLUMNS}, ${PROJECT_COLUMNS} ${FROM_TOKEN} LEFT JOIN projects p ON p.id = ? ${JOIN_MEMBER} WHERE t.token_digest = ?`;
 const SQL_BY_PATH = `SELECT ${TOKEN_COLUMNS}, ${PROJECT_COLUMNS} ${FROM_TOKEN} LEFT JOIN projects p ON p.path = ? ${JOIN_MEMBER} WHERE t.token_digest = ?`;
 
 type TokenProjectRow = Pick<DbAccessTokenRow, 'id' | 'scopes' | 'expires_at' | 'revoked_at' | 'last_used_at'> &

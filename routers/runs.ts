@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notePointsIngested } from '../db/observe.ts';
 import { searchRunsProcedure } from './search.ts';
-import { readProcedure, router, writeProcedure } from './trpc.ts';
+import { readProcedure, router, trustedOutput, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, plainMetrics, requiredString, runInfoOut, runOut, runRequest, runStatus, withFastPath } from './schemas.ts';
 import * as runs from '../db/runs.ts';
 import { logBatch, type MetricIn } from '../db/log-batch.ts';
@@ -65,7 +65,7 @@ const keyValueItem = z.object({ key: requiredString, value: z.string().optional(
 export const runsRouter = router({
   search: searchRunsProcedure,
 
-  create: writeProcedure
+  create: trustedOutput(writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/create', tags: MLFLOW, summary: 'CreateRun' } })
     .input(
       z.object({
@@ -93,9 +93,9 @@ export const runsRouter = router({
         tags,
       });
       return { run: newRunView(created.row, created.tags) };
-    }),
+    })),
 
-  get: readProcedure
+  get: trustedOutput(readProcedure
     .meta({ openapi: { method: 'GET', path: '/runs/get', tags: MLFLOW, summary: 'GetRun' } })
     .input(runRequest({}))
     .output(z.object({ run: runOut }))
@@ -108,7 +108,7 @@ export const runsRouter = router({
       const row = await runs.requireRun(ctx.db, ctx.project.id, input.run_id);
       const [run] = await loadRuns(ctx.db, [row]);
       return { run: run! };
-    }),
+    })),
 
   update: writeProcedure
     .meta({ openapi: { method: 'POST', path: '/runs/update', tags: MLFLOW, summary: 'UpdateRun' } })

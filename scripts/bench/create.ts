@@ -18,7 +18,9 @@ import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { INSERT_RUN, insertTagsSql } from '../../db/runs.ts';
+import { INSERT_RUN, INSERT_RUN_SCRIPT, insertScriptTagsSql, insertTagsSql } from '../../db/runs.ts';
+import { SQL_BY_ID } from '../../db/tokens.ts';
+import { SCRIPT_POOL_SIZE } from '../../db/hot.ts';
 import { createRunBody, fmt, scratchMysqlDatabase } from './common.ts';
 
 const CLIENTS = [1, 20];
@@ -29,6 +31,28 @@ const MYSQL_POOL = 10; // db/knex.ts: pool.max
 const DB_PID = Number(process.env.MLTRACK_BENCH_DB_PID || 0);
 
 const body = (i: number) => createRunBody('0', i);
+/** BENCH_CREATE_PROF=<dir>: the server runs under --cpu-prof; its profile's top items (self time) are printed. */
+const PROF_DIR = process.env.BENCH_CREATE_PROF;
+
+interface ProfNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+
+/** The `n` functions with the most self time in a .cpuprofile, as % of the sampled time (idle and GC included). */
+export function profileTop(file: string, n = 25): string[] {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: ProfNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, number>();
+  let total = 0;
+  prof.samples.forEach((id, i) => {
+    const dt = prof.timeDeltas[i] ?? 0;
+    const f = byId.get(id)!.callFrame;
+    const where = f.url ? `${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(server|db|routers|core)\//, '$1/')}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName || '(anonymous)'} ${where}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+    total += dt;
+  });
+  const idle = (self.get('(idle) ') ?? 0);
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}% (${((v / (total - idle)) * 100).toFixed(1).padStart(5)}% busy) ${k}`);
+}
 
 interface Child {
   proc: ChildProcess;
@@ -38,7 +62,7 @@ interface Child {
 
 async function startChild(env: Record<string, string>): Promise<Child> {
   const proc = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), '--import', 'tsx'],
     env: { ...process.env, ...env },
   });
   const { port, token } = await new Promise<{ port: number; token: string }>((resolve, reject) => {
@@ -91,7 +115,7 @@ async function drive(clients: number, n: number, one: (i: number) => Promise<voi
   return (n / (performance.now() - t0)) * 1000;
 }
 
-interface Figures { rps: number; cpu: number; health: number; dbCpu?: number }
+interface Figures { rps: number; cpu: number; health: number; healthCpu: number; dbCpu?: number }
 
 function health(c: Child): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -114,20 +138,29 @@ async function measureServer(c: Child, kind: 'sqlite' | 'mysql'): Promise<Figure
     const cpu = (cpuMs(c.proc.pid!) - cpu0) / N;
     const dbCpu = dbPid ? (cpuMs(dbPid) - db0) / N : undefined;
     // the HTTP floor: GET /health (no database, no auth) through the same client at the same concurrency
-    out.push({ rps, cpu, dbCpu, health: await drive(clients, N, () => health(c)) });
+    const h0 = cpuMs(c.proc.pid!);
+    const healthRps = await drive(clients, N, () => health(c));
+    out.push({ rps, cpu, dbCpu, health: healthRps, healthCpu: (cpuMs(c.proc.pid!) - h0) / N });
   }
   return out;
 }
 
-/** The bare driver's transaction: one function per call, on the database mltrack just used. */
+/**
+ * The bare driver's runs/create: one function per call, on the database mltrack just used. `auth`: the same
+ * statements mltrack issues (its one auth SELECT by token digest, then the transaction), in the same round trips (on
+ * MySQL the transaction as one multi-statement query, as db/hot.ts sends it); without: the transaction alone.
+ */
 type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
 
-function bareSqlite(file: string): Bare {
+const digest = (token: string) => crypto.createHash('sha256').update(token, 'utf8').digest('hex');
+
+function bareSqlite(file: string, token: string, auth: boolean): Bare {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   const exp = db.prepare('SELECT id, artifact_location FROM experiments WHERE project_id = 1 AND experiment_id = 0').get() as { id: number; artifact_location: string };
+  const authSt = db.prepare(SQL_BY_ID);
   const insertRun = db.prepare(INSERT_RUN);
   const insertTags = db.prepare(insertTagsSql(4));
   const tx = db.transaction((i: number) => {
@@ -138,35 +171,52 @@ function bareSqlite(file: string): Bare {
     insertTags.run(id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value]));
   });
   return {
-    one: async (i) => void tx.immediate(i),
+    one: async (i) => {
+      if (auth && !authSt.get(1, digest(token))) throw new Error('bare auth: no token row');
+      tx.immediate(i);
+    },
     close: async () => void db.close(),
   };
 }
 
-async function bareMysql(url: string, clients: number): Promise<Bare> {
+async function bareMysql(url: string, clients: number, token: string, auth: boolean): Promise<Bare> {
   const u = new URL(url);
-  const pool = mysql.createPool({
+  const settings = {
     host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password),
-    database: u.pathname.slice(1), charset: 'utf8mb4', connectionLimit: Math.min(clients, MYSQL_POOL),
-  });
+    database: u.pathname.slice(1), charset: 'utf8mb4',
+  };
+  const pool = mysql.createPool({ ...settings, connectionLimit: Math.min(clients, MYSQL_POOL) });
+  const scripts = mysql.createPool({ ...settings, multipleStatements: true, connectionLimit: Math.min(clients, SCRIPT_POOL_SIZE) });
   const [[exp]] = (await pool.query('SELECT id, artifact_location FROM experiments WHERE project_id = 1 AND experiment_id = 0')) as any;
-  const tagsSql = insertTagsSql(4);
+  const script = ['BEGIN', INSERT_RUN_SCRIPT, insertScriptTagsSql(4), 'COMMIT'].join(';\n');
   return {
     one: async (i) => {
       const b = body(i);
       const uuid = crypto.randomUUID().replace(/-/g, '');
+      const run = [uuid, 1, exp.id, 1, b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`];
+      const tags = ['mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [t.key, t.value])];
+      if (auth) {
+        const [rows] = (await pool.query(SQL_BY_ID, [1, digest(token)])) as any;
+        if (!rows.length) throw new Error('bare auth: no token row');
+        await scripts.query(script, [...run, ...tags]);
+        return;
+      }
+      // the transaction alone, statement by statement (as mltrack sent it before the one-round-trip script)
       const conn = await pool.getConnection();
       try {
         await conn.query('BEGIN');
-        const [r] = (await conn.query(INSERT_RUN, [uuid, 1, b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`, exp.id, 1])) as any;
+        const [r] = (await conn.query(INSERT_RUN, [uuid, 1, b.run_name, 'bench', 1, b.start_time, run[8], exp.id, 1])) as any;
         const id = r.insertId;
-        await conn.query(tagsSql, [id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value])]);
+        await conn.query(insertTagsSql(4), [id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value])]);
         await conn.query('COMMIT');
       } finally {
         conn.release();
       }
     },
-    close: () => pool.end(),
+    close: async () => {
+      await pool.end();
+      await scripts.end();
+    },
   };
 }
 
@@ -188,6 +238,7 @@ async function freshStore(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
 export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
   const results: Record<'before' | 'after', Figures[]> = { before: [], after: [] };
   let bare: number[] = [];
+  let bareTx: number[] = [];
   for (const mode of ['before', 'after'] as const) {
     const store = await freshStore(kind, mysqlUrl);
     try {
@@ -197,15 +248,24 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
       } finally {
         await stopChild(child);
       }
+      if (PROF_DIR) {
+        const newest = fs.readdirSync(PROF_DIR).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f)) // the main thread's (tsx's loader writes one too)
+          .map((f) => path.join(PROF_DIR, f))
+          .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+        if (newest) console.log(`[${kind}] ${mode}: server CPU profile ${newest}, top self time:\n  ${profileTop(newest).join('\n  ')}`);
+      }
       if (mode === 'after') {
         bare = [];
+        bareTx = [];
         for (const clients of CLIENTS) {
-          const b = kind === 'sqlite' ? bareSqlite(path.join(store.dataDir, 'mltrack.sqlite')) : await bareMysql(store.url, clients);
-          try {
-            await drive(clients, 100, b.one); // warm-up
-            bare.push(await drive(clients, N, b.one));
-          } finally {
-            await b.close();
+          for (const auth of [true, false]) {
+            const b = kind === 'sqlite' ? bareSqlite(path.join(store.dataDir, 'mltrack.sqlite'), child.token, auth) : await bareMysql(store.url, clients, child.token, auth);
+            try {
+              await drive(clients, 100, b.one); // warm-up
+              (auth ? bare : bareTx).push(await drive(clients, N, b.one));
+            } finally {
+              await b.close();
+            }
           }
         }
       }
@@ -218,10 +278,11 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
     const after = results.after[i]!;
     console.log(
       `[${kind}] runs/create, ${String(clients).padStart(2)} client(s): mltrack ${fmt(after.rps)} req/s (before ${fmt(before.rps)}) | ` +
-        `bare driver ${fmt(bare[i]!)} tx/s | mltrack/bare ${fmt(after.rps / bare[i]!, 2)} (before ${fmt(before.rps / bare[i]!, 2)}) | ` +
+        `bare driver, same statements ${fmt(bare[i]!)}/s (transaction alone ${fmt(bareTx[i]!)}/s) | ` +
+        `mltrack/bare ${fmt(after.rps / bare[i]!, 2)} (before ${fmt(before.rps / bare[i]!, 2)}; to the transaction alone ${fmt(after.rps / bareTx[i]!, 2)}) | ` +
         `server CPU ${fmt(after.cpu, 3)} ms/request (before ${fmt(before.cpu, 3)}) | ` +
         (after.dbCpu !== undefined ? `database CPU ${fmt(after.dbCpu, 3)} ms/request (before ${fmt(before.dbCpu!, 3)}) | ` : '') +
-        `HTTP floor (GET /health) ${fmt(after.health)} req/s`,
+        `HTTP floor (GET /health) ${fmt(after.health)} req/s, ${fmt(after.healthCpu, 3)} ms CPU/request`,
     );
   });
 }
