@@ -4,7 +4,7 @@ import { searchRunsProcedure } from './search.ts';
 import { readProcedure, router, trustedOutput, writeProcedure } from './trpc.ts';
 import { double, empty, idString, int64, keyValueIn, plainMetrics, requiredString, runInfoOut, runOut, runRequest, runStatus, withFastPath } from './schemas.ts';
 import * as runs from '../db/runs.ts';
-import { logBatch, type MetricIn } from '../db/log-batch.ts';
+import { type MetricIn } from '../db/log-batch.ts';
 import { logBatchGrouped } from '../db/batch-group.ts';
 import { getRunView, loadRuns, newRunView, runInfo } from '../db/run-view.ts';
 import { hotPath } from '../db/hot.ts';
@@ -131,7 +131,7 @@ export const runsRouter = router({
     .output(empty)
     .mutation(async ({ ctx, input }) => {
       const metric = checkMetric(input);
-      await logBatch(ctx.db, ctx.project.id, input.run_id, { metrics: [metric], params: [], tags: [] });
+      await logBatchGrouped(ctx.db, ctx.project.id, input.run_id, { metrics: [metric], params: [], tags: [] });
       notePointsIngested(1);
       return {};
     }),
@@ -143,7 +143,7 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const runId = input.run_id;
       const value = validateParam(input.key, input.value ?? '', '', ctx.config.truncateLongValues);
-      await logBatch(ctx.db, ctx.project.id, runId, { metrics: [], params: [{ key: input.key, value }], tags: [] });
+      await logBatchGrouped(ctx.db, ctx.project.id, runId, { metrics: [], params: [{ key: input.key, value }], tags: [] });
       return {};
     }),
 
