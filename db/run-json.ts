@@ -1,6 +1,11 @@
 /**
  * runs/search's answer as JSON text, without an object per row: the read path of db/run-view.ts's loadRuns, written
  * as the wire's JSON directly (routers/search.ts streams it).
+ *
+ * The one place where db/ shapes the wire rather than returning entities, on purpose: on SQLite the database itself
+ * writes each run's metrics/params/tags arrays (json_group_array), and building Run objects, passing them through zod's
+ * output schema and JSON.stringify made a 1000-run page of 25k runs 158 ms against 83 ms this way (same run, bench
+ * search). test/search-json.test.ts holds this text to the object path's JSON for every kind of value.
  */
 import type { Db } from './knex.ts';
 import { isMysql } from './knex.ts';
