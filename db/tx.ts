@@ -27,6 +27,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     // Galera: 1047 WSREP not ready (a node that left the primary component); 1213/1205 still failing once
     // withTransaction gave up (or on a statement outside one): the client's retry is the next attempt, not a 500
     if (e.errno === 1047 || e.errno === 1213 || e.errno === 1205) return true;
+    // 1180 ER_ERROR_DURING_COMMIT: the COMMIT itself failed, e.g. Galera's "Error while appending streaming replication
+    // fragment (provider status: Not connected to Primary Component)" from a node cut off mid-commit (seen in the
+    // node-kill test). Nothing was committed there; the client's retry re-sends, and re-sent writes are idempotent.
+    if (e.errno === 1180) return true;
     if (/Pool is destroyed|Unable to acquire a connection|Can't add new command when connection is in closed state/.test(String((e as { message?: string }).message ?? ''))) return true;
   }
   return false;

@@ -55,8 +55,8 @@ describe.each(DB_KINDS)('withTransaction retries (%s)', (kind) => {
     expect(await t.db('tx_probe').where({ id: 2 }).select('v')).toEqual([]);
   });
 
-  it('a deadlock or lock timeout left after the retries, and a Galera node not ready, answer 503, not 500', () => {
-    expect([1213, 1205, 1047].map((errno) => isDatabaseUnavailable({ errno }))).toEqual([true, true, true]);
+  it('a deadlock or lock timeout left after the retries, a Galera node not ready, and a failed COMMIT answer 503, not 500', () => {
+    expect([1213, 1205, 1047, 1180].map((errno) => isDatabaseUnavailable({ errno }))).toEqual([true, true, true, true]);
     expect(isDatabaseUnavailable({ errno: 1062 })).toBe(false);
   });
 });
