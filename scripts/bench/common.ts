@@ -53,6 +53,22 @@ export async function scratchMysqlDatabase(mysqlUrl: string, prefix = 'mltrack_b
 }
 
 /** A fresh database (SQLite in a temp dir, or a new database on the given MySQL server) and a server on it. */
+/**
+ * The server in this process on a fresh database (url unset: SQLite in dataDir): migrated, bootstrapped with the bench
+ * token, listening on a free loopback port. startTarget and the forked server-child.ts both start it this way.
+ */
+export async function listenInProcess(url: string | undefined, dataDir: string): Promise<{ db: Db; server: http.Server; port: number; token: string }> {
+  const db = createDb(url, dataDir);
+  await migrateLatest(db);
+  const boot = await bootstrap(db, 'bench-token');
+  const app = createApp({ db, config: loadConfig({ DATA_DIR: dataDir }) });
+  const server = await new Promise<http.Server>((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  server.keepAliveTimeout = 10 * 60_000; // the client's keep-alive sockets outlive long fixture loads
+  return { db, server, port: (server.address() as AddressInfo).port, token: boot.token! };
+}
+
 export async function startTarget(kind: 'sqlite' | 'mysql', mysqlUrl?: string): Promise<BenchTarget> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-bench-'));
   let url: string | undefined;
@@ -62,20 +78,12 @@ export async function startTarget(kind: 'sqlite' | 'mysql', mysqlUrl?: string): 
     url = scratch.url;
     dropDb = scratch.drop;
   }
-  const db = createDb(url, dataDir);
-  await migrateLatest(db);
-  const boot = await bootstrap(db, 'bench-token');
-  const app = createApp({ db, config: loadConfig({ DATA_DIR: dataDir }) });
-  const server = await new Promise<http.Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  server.keepAliveTimeout = 10 * 60_000; // the client's keep-alive sockets outlive long fixture loads
-  const port = (server.address() as AddressInfo).port;
+  const { db, server, port, token } = await listenInProcess(url, dataDir);
   return {
     name: kind,
     db,
     port,
-    token: boot.token!,
+    token,
     base: `/api/v4/projects/1/ml/mlflow/api/2.0/mlflow`,
     async close() {
       await new Promise((r) => server.close(r));
@@ -90,11 +98,16 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 /** One JSON request over a keep-alive connection (a Buffer body is sent as it is); throws on a non-200 answer. */
 export function call(t: BenchTarget, method: string, p: string, body?: unknown): Promise<any> {
+  return requestJson(t, agent, method, p, body);
+}
+
+/** `call` for any server with a base path and token, over the given agent (procs.ts gives each client its own). */
+export function requestJson(t: { port: number; base: string; token: string }, via: http.Agent, method: string, p: string, body?: unknown): Promise<any> {
   const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
-        host: '127.0.0.1', port: t.port, method, path: t.base + p, agent,
+        host: '127.0.0.1', port: t.port, method, path: t.base + p, agent: via,
         headers: { authorization: `Bearer ${t.token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
       },
       (res) => {
@@ -108,8 +121,7 @@ export function call(t: BenchTarget, method: string, p: string, body?: unknown):
       },
     );
     req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
+    req.end(data);
   });
 }
 

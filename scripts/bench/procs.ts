@@ -4,7 +4,7 @@ import path from 'node:path';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { scratchMysqlDatabase } from './common.ts';
+import { requestJson, scratchMysqlDatabase } from './common.ts';
 
 /**
  * The real server as a separate process (`node dist/server/main.js`, as `npm start` runs it), with its process tree's
@@ -186,26 +186,7 @@ export class Client {
 
   /** POST/GET JSON; resolves the parsed answer, throws on a non-200 answer. */
   call(method: string, p: string, body?: unknown): Promise<any> {
-    const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1', port: this.s.port, method, path: this.s.base + p, agent: this.agent,
-          headers: { authorization: `Bearer ${this.s.token}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) reject(new Error(`${method} ${p} → ${res.statusCode} ${text.slice(0, 300)}`));
-            else resolve(text ? JSON.parse(text) : {});
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(data);
-    });
+    return requestJson(this.s, this.agent, method, p, body);
   }
 
   close() {

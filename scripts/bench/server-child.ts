@@ -1,15 +1,10 @@
 // A bench server in its own process, so that its CPU can be read from /proc/<pid>/stat apart from the load
 // generator's. Forked by scripts/bench/create.ts: env BENCH_PLAIN, BENCH_DATABASE_URL (unset: SQLite in BENCH_DATA_DIR);
 // answers {port, token} over IPC once listening; exits on 'stop' (so that --cpu-prof writes its profile).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createDb, sqliteStatementCache } from '../../db/knex.ts';
+import { sqliteStatementCache } from '../../db/knex.ts';
+import { listenInProcess } from './common.ts';
 import { hotPath } from '../../db/hot.ts';
 import { batchGroups } from '../../db/batch-group.ts';
-import { migrateLatest } from '../../db/migrate.ts';
-import { createApp } from '../../server/app.ts';
-import { loadConfig } from '../../core/config.ts';
-import { bootstrap } from '../../server/bootstrap.ts';
 
 // BENCH_PLAIN=1: the request path as it was before issue 11's CPU work (knex for every statement, no statement cache)
 if (process.env.BENCH_PLAIN === '1') hotPath.enabled = sqliteStatementCache.enabled = false;
@@ -17,14 +12,7 @@ if (process.env.BENCH_PLAIN === '1') hotPath.enabled = sqliteStatementCache.enab
 if (process.env.BENCH_NO_GROUP === '1') batchGroups.enabled = false;
 const dataDir = process.env.BENCH_DATA_DIR!;
 const url = process.env.BENCH_DATABASE_URL || undefined;
-const db = createDb(url, dataDir);
-await migrateLatest(db);
-const boot = await bootstrap(db, 'bench-token');
-const app = createApp({ db, config: loadConfig({ DATA_DIR: dataDir }) });
-const server = await new Promise<http.Server>((r) => {
-  const s = app.listen(0, '127.0.0.1', () => r(s));
-});
-server.keepAliveTimeout = 10 * 60_000;
+const { db, server, port, token } = await listenInProcess(url, dataDir);
 process.on('message', async (m) => {
   if (m === 'stop') {
     server.closeAllConnections();
@@ -32,4 +20,4 @@ process.on('message', async (m) => {
     process.exit(0);
   }
 });
-process.send!({ port: (server.address() as AddressInfo).port, token: boot.token });
+process.send!({ port, token });
