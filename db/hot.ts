@@ -7,8 +7,7 @@
  */
 import type { Db } from './knex.ts';
 import { isMysql, unbig } from './knex.ts';
-import { gatedWrite, isConnectionLost, isRetryable } from './tx.ts';
-import { noteTxRetry } from './observe.ts';
+import { gatedWrite, isConnectionLost, retryTransaction } from './tx.ts';
 
 /** Off only for the bench's same-run "before" figures (scripts/bench/create.ts): callers then take the knex path. */
 export const hotPath = { enabled: true };
@@ -85,32 +84,26 @@ export const hotQuery = <T = unknown>(db: Db, sql: string, bindings: unknown[] =
  */
 export async function hotTransaction<T>(db: Db, fn: (exec: Exec) => Promise<T>, attempts = 10): Promise<T> {
   const begin = isMysql(db) ? 'BEGIN' : 'BEGIN IMMEDIATE';
-  let lost = 0;
-  for (let i = 1; ; i++) {
-    // as in withTransaction: a connection lost before COMMIT was sent rolled the transaction back, so it may run again
-    let committing = false;
-    try {
-      return await gatedWrite(db, () =>
-        withConnection(db, async (exec) => {
-          await exec(begin);
-          try {
-            const out = await fn(exec);
-            committing = true;
-            await exec('COMMIT');
-            return out;
-          } catch (err) {
-            await exec('ROLLBACK').catch(() => undefined);
-            throw err;
-          }
-        }),
-      );
-    } catch (err) {
-      const again = isRetryable(err) || (!committing && isConnectionLost(err) && ++lost <= 3);
-      if (i >= attempts || !again) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
-      noteTxRetry(err);
-    }
-  }
+  // as in withTransaction: a connection lost before COMMIT was sent rolled the transaction back, so it may run again
+  let committing = false;
+  const once = () => {
+    committing = false;
+    return gatedWrite(db, () =>
+      withConnection(db, async (exec) => {
+        await exec(begin);
+        try {
+          const out = await fn(exec);
+          committing = true;
+          await exec('COMMIT');
+          return out;
+        } catch (err) {
+          await exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    );
+  };
+  return retryTransaction(once, (err) => !committing && isConnectionLost(err), attempts);
 }
 
 /**
@@ -228,16 +221,6 @@ function runScript(db: Db, pool: ScriptPool, statements: ScriptStatement[]): Pro
 export async function hotScriptTransaction(db: Db, statements: ScriptStatement[], attempts = 10): Promise<unknown[] | undefined> {
   const pool = await scriptPool(db);
   if (!pool) return undefined;
-  let lost = 0;
-  for (let i = 1; ; i++) {
-    try {
-      return await runScript(db, pool, statements);
-    } catch (err) {
-      // as hotTransaction: a connection that could not be had sent nothing, so the script may run again
-      const again = isRetryable(err) || ((err as { notSent?: boolean }).notSent === true && isConnectionLost(err) && ++lost <= 3);
-      if (i >= attempts || !again) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
-      noteTxRetry(err);
-    }
-  }
+  // as hotTransaction: a connection that could not be had sent nothing, so the script may run again
+  return retryTransaction(() => runScript(db, pool, statements), (err) => (err as { notSent?: boolean }).notSent === true && isConnectionLost(err), attempts);
 }

@@ -86,14 +86,15 @@ export function isConnectionLost(err: unknown): boolean {
  * to 503 when it was not (test/cluster/failures.cluster.ts). One lost during COMMIT is not: its outcome is unknown.
  */
 export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, attempts = 10): Promise<T> {
-  let lost = 0;
-  for (let i = 1; ; i++) {
-    let ran = false;
-    // what the transaction's own statements threw: after a statement timeout the connection is destroyed, and the
-    // ROLLBACK's "closed state" error must not make a timed-out transaction look like a lost one (a second bound)
-    let thrown: unknown;
-    try {
-      const run = () => db.transaction(async (trx) => {
+  let ran = false;
+  // what the transaction's own statements threw: after a statement timeout the connection is destroyed, and the
+  // ROLLBACK's "closed state" error must not make a timed-out transaction look like a lost one (a second bound)
+  let thrown: unknown;
+  const once = () => {
+    ran = false;
+    thrown = undefined;
+    return gatedWrite(db, () =>
+      db.transaction(async (trx) => {
         try {
           const r = await fn(trx);
           ran = true;
@@ -102,10 +103,24 @@ export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, a
           thrown = e;
           throw e;
         }
-      });
-      return await gatedWrite(db, run);
+      }),
+    );
+  };
+  return retryTransaction(once, (err) => !ran && isConnectionLost(thrown ?? err), attempts);
+}
+
+/**
+ * The retry loop of every transaction runner (withTransaction, db/hot.ts): `once` runs the transaction one time; it
+ * runs again after a jittered backoff on a deadlock, lock timeout or busy SQLite, and (at most 3 times) when
+ * `lostBeforeCommit` says the connection broke before COMMIT was sent, up to `attempts` runs in all.
+ */
+export async function retryTransaction<T>(once: () => Promise<T>, lostBeforeCommit: (err: unknown) => boolean, attempts: number): Promise<T> {
+  let lost = 0;
+  for (let i = 1; ; i++) {
+    try {
+      return await once();
     } catch (err) {
-      const again = isRetryable(err) || (!ran && isConnectionLost(thrown ?? err) && ++lost <= 3);
+      const again = isRetryable(err) || (lostBeforeCommit(err) && ++lost <= 3);
       if (i >= attempts || !again) throw err;
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** i)));
       noteTxRetry(err);
