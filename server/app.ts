@@ -147,11 +147,11 @@ type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 
 /** See createApp: `chain` (auth and project, as mounted with `:id`), the facade's body reader, then its handler. */
 function directProjectApi(facade: FastFacade, chain: Middleware[]) {
+  const steps = [...chain, facade.body];
   return (req: Request, res: Response, next: NextFunction) => {
     const m = PROJECT_API.exec(req.url);
     const handler = m ? facade.lookup(req.method, m[2]!) : undefined;
     if (!handler) return next();
-    const steps = [...chain, facade.body];
     let i = 0;
     req.params = { id: m![1]! };
     const step = (err?: unknown) => {
