@@ -1,0 +1,61 @@
+// Where a later runs/search page's time goes (dev tool): seeds the search bench's fixture, pages through it in-process
+// and prints, per statement of searchRuns, its SQL head and time, plus runsJsonText's time; EXPLAIN of the slowest.
+// Usage: MLTRACK_TEST_MYSQL_URL=... KIND=mysql|sqlite npx tsx scripts/bench/search-profile.ts
+import { startTarget, now, fmt, median } from './common.ts';
+import { seedSearch } from './search.ts';
+import { searchRuns } from '../../db/search/index.ts';
+import { runsJsonText } from '../../db/run-json.ts';
+
+const kind = (process.env.KIND ?? 'sqlite') as 'sqlite' | 'mysql';
+const t = await startTarget(kind, process.env.MLTRACK_TEST_MYSQL_URL);
+try {
+  const { exp } = await seedSearch(t);
+  const starts = new Map<string, { sql: string; bindings: unknown; t: number }>();
+  const log: { sql: string; bindings: unknown; ms: number }[] = [];
+  t.db.on('query', (q: any) => starts.set(q.__knexQueryUid, { sql: q.sql, bindings: q.bindings, t: now() }));
+  t.db.on('query-response', (_r: any, q: any) => {
+    const s = starts.get(q.__knexQueryUid);
+    if (s) log.push({ sql: s.sql, bindings: s.bindings, ms: now() - s.t });
+  });
+  const q = { experimentIds: [exp.id], filter: "metrics.m1 >= -2 AND params.p1 LIKE 'v%'", orderBy: ['metrics.m2 DESC'], maxResults: 1000, viewType: 'ACTIVE_ONLY' as const };
+  const search: number[] = [];
+  const json: number[] = [];
+  const perStatement = new Map<string, number[]>();
+  const perPage: number[][] = [];
+  for (let round = 0; round < 3; round++) {
+    let token: string | undefined;
+    let page = 0;
+    do {
+      log.length = 0;
+      const s = now();
+      const r = await searchRuns(t.db, { ...q, pageToken: token });
+      const s2 = now();
+      await runsJsonText(t.db, r.runIds);
+      const s3 = now();
+      if (token) {
+        search.push(s2 - s);
+        (perPage[page] ??= []).push(s2 - s);
+        json.push(s3 - s2);
+        for (const [i, l] of log.entries()) {
+          const k = `${i}: ${l.sql.slice(0, 40)}…${l.sql.slice(-90).replace(/[-0-9.e+]{8,}/g, "#")}`;
+          perStatement.set(k, [...(perStatement.get(k) ?? []), l.ms]);
+        }
+        if (process.env.EXPLAIN && round === 0 && page === 12) {
+          for (const l of [...log]) {
+            console.log(`page ${page}: ${fmt(l.ms, 1)} ms  ${l.sql}\n  ${JSON.stringify(l.bindings)}`);
+            const plan = await t.db.raw(`${kind === 'mysql' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${l.sql}`, l.bindings as any);
+            console.log(kind === 'mysql' ? (plan as any)[0] : plan);
+          }
+        }
+      }
+      token = r.nextPageToken;
+      page++;
+    } while (token);
+  }
+  console.log(`[${kind}] later pages: searchRuns median ${fmt(median(search), 1)} ms, runsJsonText median ${fmt(median(json), 1)} ms`);
+  console.log(`  searchRuns by page: ${perPage.map((v) => v && fmt(median(v), 0)).join(' ')}`);
+  for (const [k, v] of perStatement) console.log(`  ${fmt(median(v), 1)} ms (n=${v.length}) ${k}`);
+} finally {
+  await t.close();
+}
+process.exit(0);
