@@ -17,7 +17,6 @@
  */
 import type { Knex } from 'knex';
 import { lifecycleStages, type ViewType } from '../../core/entities.ts';
-import { int64Text } from '../../core/codecs.ts';
 import { isMysql } from '../knex.ts';
 import type { ExperimentKey } from '../tables.ts';
 import { parseRunFilter, parseRunOrderBy, type RunAttribute, type RunClause, type RunOrderBy } from './parse.ts';
@@ -39,10 +38,10 @@ import {
   strEq,
   type Frag,
   type SortTerm,
-  type SortValue,
 } from './sql.ts';
 import { LIMITS } from '../../core/validation.ts';
 import { sortSignature } from '../../core/page-token.ts';
+import { bandRows, type Band } from './run-band.ts';
 
 
 export interface SearchRunsQuery {
@@ -99,27 +98,6 @@ function filterFrag(mysql: boolean, c: RunClause): Frag {
       return sql`EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.id = ri.dataset_id WHERE ri.run_id = r.id AND ${strCmp(mysql, `d.${c.key}`, c.op, c.value)})`;
     }
   }
-}
-
-/**
- * The "value band" of an ordering whose first key is an indexed value (a metric's latest value, or start_time):
- * `terms[term]` is that value as the plain column `expr` of the page query; `flag` is the index of its has-value flag
- * term, if any, which must be 0 (has a value) at the cursor; `inSegment` restricts rows to that segment, through the
- * same index as `source`, the single-table, index-ordered read of the same values for the searched experiments.
- */
-interface Band {
-  term: number;
-  flag?: number;
-  expr: string;
-  inSegment?: (experimentIds: string) => Frag;
-  /** After the segment (metric bands): its NaN rows, read through the same index, then the runs lacking the key. */
-  after?: {
-    nan: (experimentIds: string) => Frag;
-    missing: Frag;
-    /** Whether no run of these experiments lacks the key: two index-only counts. */
-    complete: (db: Knex, experimentIds: string) => Promise<boolean>;
-  };
-  source: (experimentIds: string, stages: readonly string[]) => { table: string; column: string; where: Frag };
 }
 
 interface Plan {
@@ -247,75 +225,11 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
       db,
       sql`SELECT r.id AS id, ${selectSortKeys(terms)} FROM runs r ${joinFrags(joins, ' ')} WHERE ${and(conditions)} ORDER BY ${raw(orderByKeys(terms))} LIMIT ${raw(String(n))}`,
     );
-  let rows: Record<string, unknown>[] | undefined;
   if (after) where.push(seekAfter(mysql, terms, after));
   const band = plan.band;
-  const idList = experimentIds.join(', ');
-  // the segment of the cursor: 0 = has a value, 1 = NaN, 2 = lacks the key (metric bands; start_time has only 0)
-  const segment = band?.flag === undefined || !after ? 0 : Number(after[band.flag]);
-  if (band && segment === 0) {
-    const edge = await bandEdge(db, mysql, plan, band, after, idList, stages, 2 * limit);
-    if (edge !== null) {
-      const banded = await select([...where, bandRange(mysql, plan, band, after, idList, edge)]);
-      // A full page inside the band is the exact answer: every row outside it sorts after all of these.
-      if (banded.length === limit) rows = banded;
-    }
-  }
-  if (band?.after && !rows) {
-    // Segment by segment, each read through its own index (the has-value rest of the band's index to its end, the
-    // NaN rows of the same index, the runs lacking the key), until the page is full. The unbounded query instead
-    // sorted every run of the experiment after the cursor, and a query for "NaN or missing" checked the filters on
-    // every run (MariaDB, 25,000 runs: last page 156 ms; this way ~30 ms).
-    const { nan, missing, complete } = band.after;
-    rows = segment === 0 ? await select([...where, bandRange(mysql, plan, band, after, idList, undefined)]) : [];
-    if (segment <= 1 && rows.length < limit) rows.push(...(await select([...where, nan(idList)], limit - rows.length)));
-    if (rows.length < limit && !(await complete(db, idList))) rows.push(...(await select([...where, missing], limit - rows.length)));
-  }
-  rows ??= await select(where);
+  const rows = band
+    ? await bandRows({ db, mysql, terms, band, after, ids: experimentIds.join(', '), stages, limit, select: (c, n) => select([...where, c], n) })
+    : await select(where);
   const { ids, nextPageToken } = keysetPage(rows, q.maxResults, 'runs', signature, terms);
   return nextPageToken ? { runIds: ids, nextPageToken } : { runIds: ids };
-}
-
-/**
- * A page ordered by an indexed value (a metric's latest value, or start_time) need not sort every run of the
- * experiment. The `scan`-th next value (after the cursor, if any) is read straight from an index, in order,
- * without the filters; it, E, bounds a "value band" between the cursor and E (ties included). The
- * caller runs the exact page query inside the band; when that returns a full page (+1), it is the exact answer,
- * because every row outside the band sorts after all rows in it. Otherwise (a selective filter, or the page reaching
- * the NaN/missing rows) the caller runs the unbounded query. Returns null when fewer than `scan` values are left.
- */
-async function bandEdge(
-  db: Knex,
-  mysql: boolean,
-  plan: Plan,
-  band: Band,
-  after: readonly SortValue[] | null,
-  ids: string,
-  stages: readonly string[],
-  scan: number,
-): Promise<SortValue | null> {
-  const term = plan.terms[band.term]!;
-  const source = band.source(ids, stages);
-  const sourceConditions = [source.where];
-  if (after) sourceConditions.push(sql`${raw(source.column)} ${raw(term.desc ? '<=' : '>=')} ${bandLiteral(mysql, term, after[band.term]!)}`);
-  // only the scan-th value itself: one index probe, whatever the page size
-  const rows = await selectRows<{ v: unknown }>(
-    db,
-    sql`SELECT ${raw(source.column)} AS v FROM ${raw(source.table)} WHERE ${and(sourceConditions)} ORDER BY ${raw(source.column)} ${raw(term.desc ? 'DESC' : 'ASC')} LIMIT 1 OFFSET ${raw(String(scan - 1))}`,
-  );
-  if (rows.length === 0) return null;
-  const edge = rows[0]!.v;
-  return term.type === 'num' ? Number(edge) : typeof edge === 'bigint' ? edge.toString() : String(edge);
-}
-
-const bandLiteral = (mysql: boolean, term: SortTerm, v: SortValue): Frag => (term.type === 'num' ? dbl(mysql, Number(v)) : raw(int64Text(String(v))!));
-
-/** The band's rows: in its segment, from the cursor (if any) to `edge` (ties included), or to the segment's end. */
-function bandRange(mysql: boolean, plan: Plan, band: Band, after: readonly SortValue[] | null, ids: string, edge: SortValue | undefined): Frag {
-  const term = plan.terms[band.term]!;
-  const bounded: Frag[] = [];
-  if (band.inSegment) bounded.push(band.inSegment(ids));
-  if (after) bounded.push(sql`${raw(band.expr)} ${raw(term.desc ? '<=' : '>=')} ${bandLiteral(mysql, term, after[band.term]!)}`);
-  if (edge !== undefined) bounded.push(sql`${raw(band.expr)} ${raw(term.desc ? '>=' : '<=')} ${bandLiteral(mysql, term, edge)}`);
-  return and(bounded);
 }

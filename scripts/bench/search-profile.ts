@@ -17,6 +17,38 @@ try {
     const s = starts.get(q.__knexQueryUid);
     if (s) log.push({ sql: s.sql, bindings: s.bindings, ms: now() - s.t });
   });
+  if (process.env.JSONPROF) {
+    const r = await searchRuns(t.db, { experimentIds: [exp.id], orderBy: ['metrics.m2 DESC'], maxResults: 1000, viewType: 'ACTIVE_ONLY' });
+    const ids = JSON.stringify(r.runIds);
+    const jt = kind === 'mysql' ? "JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) j STRAIGHT_JOIN" : '(SELECT value AS id FROM json_each(?)) j CROSS JOIN';
+    const stmts: Record<string, string> = {
+      runs: `SELECT r.id, r.run_uuid, r.name, e.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage FROM ${jt} runs r ON r.id = j.id ${kind === 'mysql' ? 'STRAIGHT_JOIN' : 'CROSS JOIN'} experiments e ON e.id = r.experiment_id`,
+      metrics: `SELECT x.run_id, x.\`key\`, x.value, x.\`timestamp\`, x.step, x.is_nan FROM ${jt} latest_metrics x ON x.run_id = j.id`,
+      params: `SELECT x.run_id, x.\`key\`, x.value FROM ${jt} params x ON x.run_id = j.id`,
+      tags: `SELECT x.run_id, x.\`key\`, x.value FROM ${jt} tags x ON x.run_id = j.id`,
+      metricsIn: `SELECT x.run_id, x.\`key\`, x.value, x.\`timestamp\`, x.step, x.is_nan FROM latest_metrics x WHERE x.run_id IN (${r.runIds.join(',')})`,
+      paramsTags: `SELECT x.run_id, x.\`key\`, x.value FROM ${jt} params x ON x.run_id = j.id UNION ALL SELECT x.run_id, x.\`key\`, x.value FROM ${jt} tags x ON x.run_id = j.id`,
+    };
+    for (let rep = 0; rep < 2; rep++) {
+      for (const [name, sql] of Object.entries(stmts)) {
+        const times: number[] = [];
+        for (let i = 0; i < 7; i++) {
+          const s = now();
+          await t.db.raw(sql, name === 'metricsIn' ? [] : name === 'paramsTags' ? [ids, ids] : [ids]);
+          times.push(now() - s);
+        }
+        console.log(`  ${name}: ${fmt(median(times), 1)} ms (knex, rows as objects)`);
+      }
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const s = now();
+        await runsJsonText(t.db, r.runIds);
+        times.push(now() - s);
+      }
+      console.log(`  runsJsonText: ${fmt(median(times), 1)} ms`);
+    }
+    process.exit(0);
+  }
   const q = { experimentIds: [exp.id], filter: "metrics.m1 >= -2 AND params.p1 LIKE 'v%'", orderBy: ['metrics.m2 DESC'], maxResults: 1000, viewType: 'ACTIVE_ONLY' as const };
   const search: number[] = [];
   const json: number[] = [];
