@@ -227,9 +227,8 @@ export async function searchRuns(db: Knex, q: SearchRunsQuery): Promise<SearchRu
     );
   if (after) where.push(seekAfter(mysql, terms, after));
   const band = plan.band;
-  const rows = band
-    ? await bandRows({ db, mysql, terms, band, after, ids: experimentIds.join(', '), stages, limit, select: (c, n) => select([...where, c], n) })
-    : await select(where);
+  const banded = band && (await bandRows({ db, mysql, terms, band, after, ids: experimentIds.join(', '), stages, limit, select: (c, n) => select([...where, c], n) }));
+  const rows = banded || (await select(where));
   const { ids, nextPageToken } = keysetPage(rows, q.maxResults, 'runs', signature, terms);
   return nextPageToken ? { runIds: ids, nextPageToken } : { runIds: ids };
 }
