@@ -1,6 +1,7 @@
 // Where a later runs/search page's time goes (dev tool): seeds the search bench's fixture, pages through it in-process
-// and prints, per statement of searchRuns, its SQL head and time, plus runsJsonText's time; EXPLAIN of the slowest.
-// Usage: MLTRACK_TEST_MYSQL_URL=... KIND=mysql|sqlite npx tsx scripts/bench/search-profile.ts
+// and prints searchRuns' time by page, each statement's median time (its SQL's head and tail), runsJsonText's time.
+// EXPLAIN=1 also prints page 13's statements with their plans; JSONPROF=1 instead times runsJsonText's statements.
+// Usage: [MLTRACK_TEST_MYSQL_URL=...] KIND=mysql|sqlite npx tsx scripts/bench/search-profile.ts
 import { startTarget, now, fmt, median } from './common.ts';
 import { seedSearch } from './search.ts';
 import { searchRuns } from '../../db/search/index.ts';
