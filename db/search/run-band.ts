@@ -38,6 +38,8 @@ export interface Band {
     complete: (db: Knex, experimentIds: string) => Promise<boolean>;
   };
   source: (experimentIds: string, stages: readonly string[]) => { table: string; column: string; where: Frag };
+  /** FROM for rows in the segment (and NaN rows): the band's table first, then runs; absent: runs first */
+  from?: Frag;
 }
 
 export interface BandQuery {
@@ -52,8 +54,8 @@ export interface BandQuery {
   stages: readonly string[];
   /** rows wanted: the page size + 1 */
   limit: number;
-  /** the page query with one more condition, in page order, at most n rows */
-  select: (condition: Frag, n: number) => Promise<Record<string, unknown>[]>;
+  /** the page query with one more condition, in page order, at most n rows; `from` replaces its FROM clause */
+  select: (condition: Frag, n: number, from?: Frag) => Promise<Record<string, unknown>[]>;
 }
 
 const MAX_ROUNDS = 3;
@@ -74,7 +76,7 @@ export async function bandRows(q: BandQuery): Promise<Record<string, unknown>[] 
     let scanned = 0;
     for (let round = 1; ; round++) {
       const edge = Number.isFinite(scan) ? await bandEdge(q, beyond, scan) : null;
-      rows.push(...(await q.select(bandRange(q, beyond, edge ?? undefined), limit - rows.length)));
+      rows.push(...(await q.select(bandRange(q, beyond, edge ?? undefined), limit - rows.length, band.from)));
       if (rows.length === limit || edge === null) break;
       scanned += scan;
       beyond = edge;
@@ -89,7 +91,7 @@ export async function bandRows(q: BandQuery): Promise<Record<string, unknown>[] 
   }
   if (band.after && rows.length < limit) {
     const { nan, missing, complete } = band.after;
-    if (segment <= 1) rows.push(...(await q.select(nan(q.ids), limit - rows.length)));
+    if (segment <= 1) rows.push(...(await q.select(nan(q.ids), limit - rows.length, band.from)));
     if (rows.length < limit && !(await complete(q.db, q.ids))) rows.push(...(await q.select(missing, limit - rows.length)));
   }
   return rows;

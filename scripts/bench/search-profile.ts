@@ -11,6 +11,15 @@ const kind = (process.env.KIND ?? 'sqlite') as 'sqlite' | 'mysql';
 const t = await startTarget(kind, process.env.MLTRACK_TEST_MYSQL_URL);
 try {
   const { exp } = await seedSearch(t);
+  if (process.env.SWAP) {
+    // as search-ab.ts leaves it: 004's index back and analysed, then 008's again
+    await t.db.schema.alterTable('latest_metrics', (tb) => tb.index(['experiment_id', 'key', 'value'], 'latest_metrics_experiment_key_value_idx'));
+    await t.db.schema.alterTable('latest_metrics', (tb) => tb.dropIndex([], 'latest_metrics_experiment_band_idx'));
+    await t.db.raw(kind === 'mysql' ? 'ANALYZE TABLE latest_metrics' : 'ANALYZE latest_metrics');
+    await t.db.schema.alterTable('latest_metrics', (tb) => tb.index(['experiment_id', 'key', 'is_nan', 'value', 'run_id'], 'latest_metrics_experiment_band_idx'));
+    await t.db.schema.alterTable('latest_metrics', (tb) => tb.dropIndex([], 'latest_metrics_experiment_key_value_idx'));
+  }
+  if (process.env.ANALYZE) await t.db.raw(kind === 'mysql' ? 'ANALYZE TABLE latest_metrics, runs, params, tags' : process.env.ANALYZE === 'all' ? 'ANALYZE' : 'ANALYZE latest_metrics');
   const starts = new Map<string, { sql: string; bindings: unknown; t: number }>();
   const log: { sql: string; bindings: unknown; ms: number }[] = [];
   t.db.on('query', (q: any) => starts.set(q.__knexQueryUid, { sql: q.sql, bindings: q.bindings, t: now() }));
@@ -65,20 +74,20 @@ try {
       const s2 = now();
       await runsJsonText(t.db, r.runIds);
       const s3 = now();
+      (perPage[page] ??= []).push(s2 - s);
       if (token) {
         search.push(s2 - s);
-        (perPage[page] ??= []).push(s2 - s);
         json.push(s3 - s2);
         for (const [i, l] of log.entries()) {
-          const k = `${i}: ${l.sql.slice(0, 40)}…${l.sql.slice(-90).replace(/[-0-9.e+]{8,}/g, "#")}`;
+          const k = `${i}: ${l.sql.slice(0, 40)}…${l.sql.slice(-90).replace(/[-0-9.e+]{8,}/g, '#')}`;
           perStatement.set(k, [...(perStatement.get(k) ?? []), l.ms]);
         }
-        if (process.env.EXPLAIN && round === 0 && page === 12) {
-          for (const l of [...log]) {
-            console.log(`page ${page}: ${fmt(l.ms, 1)} ms  ${l.sql}\n  ${JSON.stringify(l.bindings)}`);
-            const plan = await t.db.raw(`${kind === 'mysql' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${l.sql}`, l.bindings as any);
-            console.log(kind === 'mysql' ? (plan as any)[0] : plan);
-          }
+      }
+      if (process.env.EXPLAIN && round === 0 && page === Number(process.env.EXPLAIN_PAGE ?? 12)) {
+        for (const l of [...log]) {
+          console.log(`page ${page}: ${fmt(l.ms, 1)} ms  ${l.sql}\n  ${JSON.stringify(l.bindings)}`);
+          const plan = await t.db.raw(`${kind === 'mysql' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${l.sql}`, l.bindings as any);
+          console.log(kind === 'mysql' ? (plan as any)[0] : plan);
         }
       }
       token = r.nextPageToken;
@@ -86,7 +95,7 @@ try {
     } while (token);
   }
   console.log(`[${kind}] later pages: searchRuns median ${fmt(median(search), 1)} ms, runsJsonText median ${fmt(median(json), 1)} ms`);
-  console.log(`  searchRuns by page: ${perPage.map((v) => v && fmt(median(v), 0)).join(' ')}`);
+  console.log(`  searchRuns by page (first included): ${perPage.map((v) => v && fmt(median(v), 0)).join(' ')}`);
   for (const [k, v] of perStatement) console.log(`  ${fmt(median(v), 1)} ms (n=${v.length}) ${k}`);
 } finally {
   await t.close();
