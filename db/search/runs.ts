@@ -1,5 +1,6 @@
 /**
- * runs/search in SQL: filter, MLflow's ordering and keyset pagination in one SELECT.
+ * runs/search in SQL: filter, MLflow's ordering and keyset pagination in one SELECT (a few, each bounded, when the
+ * order starts with a metric or start_time: the value band, db/search/run-band.ts).
  *
  * Ordering (MLflow's SQL store): for each order_by item, runs with a value first, then (metrics)
  * NaN, then runs lacking the key — for ASC and DESC alike — then the value; then `start_time DESC`

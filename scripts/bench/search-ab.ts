@@ -74,9 +74,10 @@ try {
     const f = figures[side];
     console.log(
       `[${kind}] ${side === 'base' ? `base (${path.basename(baseTree)})` : 'this tree'}: first page median ${fmt(median(f.first), 1)} ms | later pages median ${fmt(median(f.later), 1)} ms, ` +
-        `slowest page ${fmt(Math.max(...f.byPage.map(median)), 1)} ms (median of ${ROUNDS}) | all 25,000 runs: median of ${ROUNDS} ${fmt(median(f.all) / 1000, 2)} s`,
+        `slowest page ${fmt(Math.max(...f.byPage.map(median)), 1)} ms (page ${f.byPage.map(median).indexOf(Math.max(...f.byPage.map(median))) + 1}, median of ${ROUNDS}) | all 25,000 runs: median of ${ROUNDS} ${fmt(median(f.all) / 1000, 2)} s`,
     );
   }
+  if (process.env.BY_PAGE) for (const side of ['base', 'new'] as const) console.log(`  ${side} by page: ${figures[side].byPage.map((v) => fmt(median(v), 0)).join(' ')}`);
   await new Promise((r) => baseServer.close(r));
 } finally {
   await t.close();
