@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import { appRouter, createCaller } from '../routers/index.ts';
+import { appRouter } from '../routers/index.ts';
 import type { Db } from '../db/knex.ts';
 import type { Config } from '../core/config.ts';
 import type { RequestContext } from '../routers/context.ts';
@@ -69,7 +69,7 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
   });
 
   const projectChain = [authenticate((req) => req.params.id as string), resolveProject((req) => req.params.id as string)];
-  const facade = restFacade(appRouter, createCaller);
+  const facade = restFacade(appRouter);
   // The MLflow REST API of a project by its numeric id or plain path, straight to the facade's handler: the same
   // middlewares as the mounts below (auth with the project, body, handler; errors to the same handler at the end), run
   // without express's router, which tried ~15 layers and their path patterns for every call (3–5% of the server's
