@@ -66,8 +66,10 @@ async function start(dist: string, prof: boolean, args: string[] = []): Promise<
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  const until = Date.now() + 120_000;
   while (!/listening on/.test(out)) {
     if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
+    if (Date.now() > until) throw new Error(`server of ${dist} did not start in 120 s: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
