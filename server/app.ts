@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import { appRouter, createCaller } from '../routers/index.ts';
+import { appRouter } from '../routers/index.ts';
 import type { Db } from '../db/knex.ts';
 import type { Config } from '../core/config.ts';
 import type { RequestContext } from '../routers/context.ts';
@@ -47,9 +47,10 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
   app.set('etag', false);
   const artifacts = new LocalArtifactStore(config.artifactsDir);
   // Prometheus counters, only when they are served (MLTRACK_METRICS_PORT; server/metrics.ts)
-  if (config.metricsPort !== undefined) app.use(httpMetrics(db));
+  const metrics = config.metricsPort !== undefined ? [httpMetrics(db)] : [];
+  for (const m of metrics) app.use(m);
 
-  app.use((req, res, next) => {
+  const begin = (req: Request, res: Response, next: NextFunction) => {
     // honours a load balancer's X-Request-Id, so one id follows the request through both logs
     const requestId = requestIdOf(req);
     res.setHeader('X-Request-Id', requestId);
@@ -66,16 +67,11 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
     // Path and query must be valid UTF-8 wherever they arrive: refused, never decoded with U+FFFD in their place.
     if (!urlIsValidUtf8(req.url)) return next(new MlflowError('INVALID_PARAMETER_VALUE', 'The request URL is not valid UTF-8.'));
     next();
-  });
+  };
+  app.use(begin);
 
   const projectChain = [authenticate((req) => req.params.id as string), resolveProject((req) => req.params.id as string)];
-  const facade = restFacade(appRouter, createCaller);
-  // The MLflow REST API of a project by its numeric id or plain path, straight to the facade's handler: the same
-  // middlewares as the mounts below (auth with the project, body, handler; errors to the same handler at the end), run
-  // without express's router, which tried ~15 layers and their path patterns for every call (3–5% of the server's
-  // CPU under runs/create, --cpu-prof). Anything else (encoded ids, templated paths, HEAD, the root mount, tRPC) goes
-  // through the mounts as before.
-  app.use(directProjectApi(facade.fast, projectChain));
+  const facade = restFacade(appRouter);
 
   // liveness: the process serves HTTP (a supervisor restarts it when this fails); readiness: it can do its work
   app.get('/health', (_req, res) => void res.type('text/plain').send('OK'));
@@ -125,7 +121,7 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
 
   app.use(endpointNotFound);
 
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  const answerError = (err: unknown, req: Request, res: Response, _next?: NextFunction) => {
     const mlflow =
       toMlflowError(err) ??
       (isDatabaseUnavailable(err) ? databaseUnavailable() : (err as { type?: string })?.type ? bodyError(err) : undefined);
@@ -135,7 +131,21 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
     }
     log(`request ${req.ctx?.requestId} ${req.method} ${req.originalUrl.split('?')[0]} failed`, err, req);
     sendJson(res, 500, { error_code: 'INTERNAL_ERROR', message: `Internal error (request id ${req.ctx?.requestId ?? 'unknown'})` });
-  });
+  };
+  app.use(answerError);
+
+  // The MLflow REST API of a project by its numeric id or plain path, straight to the facade's handler: the same
+  // middlewares as the app and the mounts above (metrics, request id, auth with the project, body, handler; errors to
+  // the same answer), run without express's router, which tried ~15 layers and their path patterns for every call
+  // (3–5% of the server's CPU under runs/create, --cpu-prof), nor the app's own router (its layer loop, parseurl and
+  // path trimming: ~3% at 1 client). Anything else (encoded ids, templated paths, HEAD, the root mount, tRPC) goes
+  // through express as before.
+  const direct = directProjectApi(app, facade.fast, [...metrics, begin, ...projectChain], answerError);
+  const core = app as unknown as { handle(req: Request, res: Response, callback?: NextFunction): void };
+  const handle = core.handle;
+  core.handle = function (this: unknown, req, res, callback) {
+    if (callback || !direct(req, res)) handle.call(this, req, res, callback);
+  };
 
   return app;
 }
@@ -145,23 +155,52 @@ const PROJECT_API = /^\/api\/v4\/projects\/([^/%]+)\/ml\/mlflow\/(?:api|ajax-api
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 
-/** See createApp: `chain` (auth and project, as mounted with `:id`), the facade's body reader, then its handler. */
-function directProjectApi(facade: FastFacade, chain: Middleware[]) {
+/**
+ * See createApp: for a request the facade has an exact handler for, what express's app.handle sets up (req.res,
+ * res.req, its request/response prototypes, res.locals; the router's originalUrl, baseUrl and params), then `chain`
+ * (as mounted with `:id`), the facade's body reader and the handler, a failure anywhere going to `fail`. False when
+ * the request is not one of these (express then takes it).
+ */
+function directProjectApi(app: express.Express, facade: FastFacade, chain: Middleware[], fail: (err: unknown, req: Request, res: Response) => void) {
   const steps = [...chain, facade.body];
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response): boolean => {
     const m = PROJECT_API.exec(req.url);
     const handler = m ? facade.lookup(req.method, m[2]!) : undefined;
-    if (!handler) return next();
-    let i = 0;
+    if (!handler) return false;
+    req.res = res;
+    res.req = req;
+    Object.setPrototypeOf(req, app.request);
+    Object.setPrototypeOf(res, app.response);
+    res.locals ??= Object.create(null);
+    req.originalUrl ??= req.url;
+    req.baseUrl = '';
     req.params = { id: m![1]! };
-    const step = (err?: unknown) => {
-      if (err) return next(err);
-      const mw = steps[i++];
-      if (mw) return void mw(req, res, step);
-      req.params = {}; // as the facade's own mount sees them: the handler copies path parameters into the input
-      handler(req, res, next);
+    let i = 0;
+    // as express's final handler does when the error answer itself fails (its headers already sent): cut the connection
+    const failed = (err: unknown) => {
+      try {
+        fail(err, req, res);
+      } catch {
+        req.socket?.destroy();
+      }
     };
-    step();
+    const next = (err?: unknown) => {
+      if (err) return failed(err);
+      try {
+        const mw = steps[i++];
+        if (mw) return void settle(mw(req, res, next));
+        req.params = {}; // as the facade's own mount sees them: the handler copies path parameters into the input
+        settle(handler(req, res, next));
+      } catch (e) {
+        failed(e);
+      }
+    };
+    // as express's router does for a middleware's promise: a rejection is the request's failure
+    const settle = (r: unknown) => {
+      if (r instanceof Promise) r.catch((e: unknown) => failed(e ?? new Error('Rejected promise')));
+    };
+    next();
+    return true;
   };
 }
 

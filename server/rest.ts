@@ -5,6 +5,7 @@ import { MlflowError } from '../core/errors.ts';
 import { toMlflowError } from '../core/error-map.ts';
 import { bodyProblem, decodeUtf8, parseJson, stringifyJson } from './json.ts';
 import type { RequestContext } from '../routers/context.ts';
+import { procedureCaller } from '../routers/trpc.ts';
 
 /** 20 MB: a 1000-metric batch is about 100 kB, and 100 params × 6000 chars + 100 tags × 8000 chars stays below. */
 export const JSON_LIMIT = '20mb';
@@ -205,8 +206,9 @@ export function sendJson(res: Response, status: number, body: unknown) {
 }
 
 /**
- * The MLflow REST facade: an express route for each procedure's `meta.openapi`, calling the procedure through a
- * tRPC caller with the request's context. Same validation, same middleware, same output schema as /trpc.
+ * The MLflow REST facade: an express route for each procedure's `meta.openapi`, calling the procedure (as a tRPC
+ * caller would: routers/trpc.ts procedureCaller) with the request's context. Same validation, same middleware, same
+ * output schema as /trpc.
  */
 type Handler = (req: Request, res: Response, next: NextFunction) => void;
 
@@ -217,7 +219,7 @@ export interface FastFacade {
   body: Handler;
 }
 
-export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: RequestContext) => any): Router & { fast: FastFacade } {
+export function restFacade(appRouter: AnyTRPCRouter): Router & { fast: FastFacade } {
   const r = express.Router();
   const body = mlflowJsonBody();
   r.use(body);
@@ -234,7 +236,7 @@ export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: Request
     handler(req, res, next);
   });
   for (const route of restRoutes(appRouter)) {
-    const segments = route.procedurePath.split('.');
+    const call = procedureCaller((appRouter._def.procedures as Record<string, AnyTRPCProcedure>)[route.procedurePath]!, route.procedurePath);
     // OpenAPI path templates (`/logged-models/{model_id}`) become express parameters (`:model_id`).
     const expressPath = route.path.replace(/\{(\w+)\}/g, ':$1');
     const handler = async (req: Request, res: Response, next: NextFunction) => {
@@ -248,9 +250,7 @@ export function restFacade(appRouter: AnyTRPCRouter, createCaller: (ctx: Request
       for (const [k, v] of Object.entries(req.params ?? {})) (input as Record<string, unknown>)[k] = v;
       (req.ctx as RequestContext).streamJson = (chunks) => streamJson(res, chunks);
       try {
-        let fn = createCaller(req.ctx as RequestContext);
-        for (const s of segments) fn = fn[s];
-        const result = await fn(input);
+        const result = await call(req.ctx as RequestContext, input);
         if (res.headersSent) return; // streamed
         sendJson(res, 200, result ?? {});
       } catch (err) {
