@@ -190,3 +190,48 @@ for (const kind of DB_KINDS) {
     });
   });
 }
+
+for (const kind of DB_KINDS) {
+  describe(`migration 008 on ${kind}`, () => {
+    it('gives a latest value without experiment_id its run\'s experiment, so the band (which reads by it) finds the run; down and up again keep the data', async () => {
+      const t = await freshDb(kind);
+      try {
+        const db = t.db;
+        const [pid] = await db('projects').insert({ path: 'g/m8', name: 'm8', visibility: 'private', last_experiment_iid: 0, created_at: 1 });
+        const [eid] = await db('experiments').insert({ project_id: Number(pid), experiment_id: 1, name: 'e', artifact_location: 'x', lifecycle_stage: 'active', creation_time: 0, last_update_time: 0 });
+        const ids: number[] = [];
+        for (let i = 0; i < 30; i++) {
+          const [rid] = await db('runs').insert({
+            run_uuid: i.toString(16).padStart(32, '0'), project_id: Number(pid), experiment_id: Number(eid), name: 'r', user_id: 'u', status: 'FINISHED',
+            start_time: 1000 + i, end_time: null, lifecycle_stage: 'active', artifact_uri: 'x',
+          });
+          ids.push(Number(rid));
+          // every third row as written before 004 (no experiment_id)
+          await db('latest_metrics').insert({ run_id: Number(rid), experiment_id: i % 3 ? Number(eid) : null, key: 'm', value: i, is_nan: 0, timestamp: 1, step: 0 });
+        }
+        const m008 = await import('../db/migrations/008_latest_metrics_band_index.ts');
+        await m008.down(db);
+        await m008.up(db);
+        expect(await db('latest_metrics').whereNull('experiment_id').count({ n: '*' }).then((r) => Number(r[0]!.n))).toBe(0);
+        expect(await db('latest_metrics').where({ experiment_id: Number(eid) }).count({ n: '*' }).then((r) => Number(r[0]!.n))).toBe(30);
+        const indexes =
+          kind === 'mysql'
+            ? ((await db.raw('SHOW INDEX FROM latest_metrics')) as any)[0].map((r: { Key_name: string }) => r.Key_name)
+            : ((await db.raw("SELECT name AS Key_name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'latest_metrics'")) as { Key_name: string }[]).map((r) => r.Key_name);
+        expect(indexes).toContain('latest_metrics_experiment_band_idx');
+        expect(indexes).not.toContain('latest_metrics_experiment_key_value_idx');
+        // pages of 4 by the metric (bands of ~13 values) list every run, largest value first
+        const got: number[] = [];
+        let token: string | undefined;
+        do {
+          const res = await searchRuns(db, { experimentIds: [Number(eid)], orderBy: ['metrics.m DESC'], maxResults: 4, viewType: 'ACTIVE_ONLY', pageToken: token });
+          got.push(...res.runIds);
+          token = res.nextPageToken;
+        } while (token);
+        expect(got).toEqual([...ids].reverse());
+      } finally {
+        await t.drop();
+      }
+    });
+  });
+}
