@@ -6,6 +6,7 @@ import * as m004 from './004_latest_metrics_experiment.ts';
 import * as m005 from './005_model_registry.ts';
 import * as m006 from './006_ui_sessions.ts';
 import * as m007 from './007_metric_rollups.ts';
+import * as m009 from './009_metrics_without_rowid.ts';
 
 /** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
 const migrations: Record<string, Knex.Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '005_model_registry': m005,
   '006_ui_sessions': m006,
   '007_metric_rollups': m007,
+  '009_metrics_without_rowid': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
