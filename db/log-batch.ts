@@ -7,7 +7,7 @@ import { chunk, gatedWrite, INSERT_CHUNK, isDuplicateKey, requireActiveStage, re
 import { requireActiveRun, RUN_NAME_TAG, upsertTags } from './runs.ts';
 import { rollupDeltas } from './rollups.ts';
 import { ScriptOutcomeUnknown } from './hot.ts';
-import { withScriptSession } from './script.ts';
+import { scriptTransaction } from './script.ts';
 import {
   batchRows, latestUpsertSql, metricsInsertSql, rollupUpsertSqls, sqliteWrite, sqlText, type MetricIn, type RowIn, type SqliteConn,
 } from './metric-rows.ts';
@@ -23,8 +23,8 @@ type Batch = { metrics: MetricIn[]; params: { key: string; value: string }[]; ta
  * were logged before (same key, timestamp, step and value) are not duplicated, so a retried batch is harmless.
  *
  * A batch of metrics alone (what training loops send) takes a shorter way on the driver's connection, without knex's
- * transaction and query builder: on SQLite one transaction of cached prepared statements; on MySQL the run's row, then
- * the whole write as one multi-statement round trip (db/script.ts) — 2 round trips instead of 6.
+ * transaction and query builder: on SQLite one transaction of cached prepared statements; on MySQL the run's check and
+ * the whole write as one multi-statement round trip (db/script.ts) instead of 6.
  */
 export async function logBatch(db: Db, projectId: number, runUuid: string, batch: Batch): Promise<void> {
   if (batch.metrics.length && !batch.params.length && !batch.tags.length) {
@@ -86,31 +86,37 @@ async function sqliteMetricsOnly(db: Db, projectId: number, runUuid: string, met
   return retryTransaction(once, () => false, 10);
 }
 
-// ---- MySQL: metrics alone, one round trip for the write ----
+// ---- MySQL: metrics alone, one round trip ----
 
 /**
- * The run's row, then BEGIN, the history rows, the latest values, the rollups and COMMIT in one query. The history
- * INSERT has no ON DUPLICATE clause: a point already stored (a client's retry, or a point repeated in the request)
- * fails it with 1062 before the statements after it ran, the transaction is rolled back, and the batch is written
- * again the careful way (logBatchInTransaction reads the stored points first, so that rollups count each point once).
- * A connection lost while the script was out leaves its outcome unknown: the careful way is right either way (it
- * finds the points if they were committed, and adds nothing twice). False where there is no script pool (Galera).
+ * The whole write as one query: BEGIN, the run's row into session variables, the history rows, the latest values,
+ * the rollups, COMMIT. The run's id is NULL when the run is not in the project or not active, which fails the history
+ * INSERT (1048, a NULL run_id; 1452 where a lax sql_mode made it 0), as does a point already stored (1062: a client's
+ * retry, or a point repeated in the request; the INSERT has no ON DUPLICATE clause) — before the statements after it
+ * ran. The transaction is then rolled back and the batch goes the careful way (logBatchInTransaction: the run's
+ * answer, 404 or 400; the stored points read first, so that rollups count each point once). A connection lost while
+ * the script was out leaves its outcome unknown: the careful way is right either way (it finds the points if they
+ * were committed and adds nothing twice). False where there is no script pool (Galera).
  */
 async function mysqlMetricsOnly(db: Db, projectId: number, runUuid: string, metrics: MetricIn[]): Promise<boolean> {
   const { rows, latest } = batchRows(metrics);
+  if (!Number.isSafeInteger(projectId)) throw new Error(`project id ${projectId}`);
   try {
-    const done = await withScriptSession(db, async (s) => {
-      const run = activeRun((await s.query<RunCheck[]>(RUN_SQL, [runUuid, projectId]))[0], runUuid);
-      const t = sqlText((k) => s.escape(k));
-      const statements: string[] = [];
-      for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, run.id, part));
-      statements.push(latestUpsertSql(t, run.id, run.experimentKey, latest));
-      for (const sql of rollupUpsertSqls(t, run.id, rollupDeltas(rows))) statements.push(sql);
-      await s.script(statements);
+    return await scriptTransaction(db, (escape) => {
+      const t = sqlText(escape);
+      const statements = [
+        'SET @mltrack_run = NULL, @mltrack_exp = NULL',
+        `SELECT IF(lifecycle_stage = 'active', id, NULL), experiment_id FROM runs WHERE run_uuid = ${escape(runUuid)} AND project_id = ${projectId} ` +
+          'INTO @mltrack_run, @mltrack_exp',
+      ];
+      for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, '@mltrack_run', part));
+      statements.push(latestUpsertSql(t, '@mltrack_run', '@mltrack_exp', latest));
+      for (const sql of rollupUpsertSqls(t, '@mltrack_run', rollupDeltas(rows))) statements.push(sql);
+      return statements;
     });
-    return done !== undefined;
   } catch (err) {
-    if (!isDuplicateKey(err) && !(err instanceof ScriptOutcomeUnknown)) throw err;
+    const errno = (err as { errno?: number }).errno;
+    if (!isDuplicateKey(err) && errno !== 1048 && errno !== 1452 && !(err instanceof ScriptOutcomeUnknown)) throw err;
   }
   await logBatchInTransaction(db, projectId, runUuid, { metrics, params: [], tags: [] }, true);
   return true;
@@ -234,11 +240,11 @@ async function mysqlWrite(conn: MysqlConn, runId: number, experimentKey: number,
   }
   const t = sqlText((k) => conn.escape(k));
   for (const part of chunk(fresh, MYSQL_ROWS)) {
-    const res = await q(conn, metricsInsertSql(t, runId, part) + ' ON DUPLICATE KEY UPDATE is_nan = is_nan');
+    const res = await q(conn, metricsInsertSql(t, String(runId), part) + ' ON DUPLICATE KEY UPDATE is_nan = is_nan');
     const dups = /Duplicates:\s*(\d+)/.exec(String(res?.info ?? ''));
     if (!dups && part.length > 1) throw new Error('MySQL did not report duplicates for a multi-row INSERT');
     if (dups && Number(dups[1]) > 0) throw new ResendSeen();
   }
-  await q(conn, latestUpsertSql(t, runId, experimentKey, latest));
-  for (const sql of rollupUpsertSqls(t, runId, rollupDeltas(fresh))) await q(conn, sql);
+  await q(conn, latestUpsertSql(t, String(runId), String(experimentKey), latest));
+  for (const sql of rollupUpsertSqls(t, String(runId), rollupDeltas(fresh))) await q(conn, sql);
 }

@@ -124,8 +124,11 @@ export type SqlText = ReturnType<typeof sqlText>;
 
 const METRICS_INSERT = 'INSERT INTO metrics (run_id, `key`, `timestamp`, step, value, is_nan) VALUES ';
 
-/** One multi-row INSERT of history rows (no ON DUPLICATE: a caller adds it, or lets a stored point fail the statement). */
-export function metricsInsertSql(t: SqlText, runId: number, part: RowIn[]): string {
+/**
+ * One multi-row INSERT of history rows (no ON DUPLICATE: a caller adds it, or lets a stored point fail the statement).
+ * `runId` is the run's id as SQL: a number, or a session variable set by the statement before.
+ */
+export function metricsInsertSql(t: SqlText, runId: string, part: RowIn[]): string {
   let sql = METRICS_INSERT;
   for (let i = 0; i < part.length; i++) {
     const r = part[i]!;
@@ -139,7 +142,7 @@ const LATEST_NEWER = '(VALUES(step), VALUES(`timestamp`), VALUES(value)) >= (ste
 const LATEST_MERGE = ' ON DUPLICATE KEY UPDATE ' + ['is_nan', 'value', '`timestamp`', 'step'].map((c) => `${c} = IF(${LATEST_NEWER}, VALUES(${c}), ${c})`).join(', ');
 
 /** The upsert of the latest value per key. */
-export function latestUpsertSql(t: SqlText, runId: number, experimentKey: number, latest: Map<string, RowIn>): string {
+export function latestUpsertSql(t: SqlText, runId: string, experimentKey: string, latest: Map<string, RowIn>): string {
   let sql = 'INSERT INTO latest_metrics (run_id, experiment_id, `key`, value, `timestamp`, step, is_nan) VALUES ';
   let i = 0;
   for (const [key, m] of latest) {
@@ -152,7 +155,7 @@ const ROLLUP_INSERT = `INSERT INTO metric_rollups (${ROLLUP_COLUMNS.map((c) => `
 const ROLLUP_MERGE = ` ON DUPLICATE KEY UPDATE ${rollupMergeSql((c) => `\`${c}\``, (c) => `VALUES(\`${c}\`)`)}`;
 
 /** Rollup upserts, one statement per 2,000 deltas. */
-export function rollupUpsertSqls(t: SqlText, runId: number, deltas: RollupDelta[]): string[] {
+export function rollupUpsertSqls(t: SqlText, runId: string, deltas: RollupDelta[]): string[] {
   const out: string[] = [];
   for (let at = 0; at < deltas.length; at += 2000) {
     let sql = ROLLUP_INSERT;

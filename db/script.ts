@@ -3,6 +3,7 @@
  * for statements whose whole text the caller built (no placeholders, so the driver is told there is nothing to
  * format: with a values array, even an empty one, mysql2 scans the whole text for `?`, ~70 kB for a 1000-point
  * log-batch). Before it, a log-batch was six round trips (BEGIN, the run, metrics, latest values, rollups, COMMIT).
+ * The runner is db/hot.ts's runScript for built text: no values, and the statements' text built on the connection.
  */
 import type { Db } from './knex.ts';
 import { scriptPool, ScriptOutcomeUnknown } from './hot.ts';
@@ -19,87 +20,56 @@ interface Pool {
   getConnection(cb: (err: Error | null, conn: Conn) => void): void;
 }
 
-/** A connection of the script pool for `fn`: one or more queries, then `BEGIN; …; COMMIT` with `script`. */
-export interface ScriptSession {
-  /** One statement with `?` placeholders (bound by the driver); its rows. */
-  query<T = unknown>(sql: string, values: unknown[]): Promise<T>;
-  /** The driver's string escaper, for text built by the caller. */
-  escape(value: string): string;
-  /**
-   * `statements` in one transaction, sent as one query. A statement that fails rolls the transaction back and its
-   * error is thrown; a connection that breaks while the script is out throws ScriptOutcomeUnknown (whether COMMIT took
-   * effect is unknown: the caller's re-run must be idempotent).
-   */
-  script(statements: string[]): Promise<void>;
-}
-
 const timeoutOf = (db: Db) => {
   const t = Number(db.client.config.acquireConnectionTimeout);
   return t < 2 ** 31 - 1 ? { timeout: t } : {};
 };
-const announce = (db: Db, sql: string, bindings: unknown[] = []) => db.client.emit('query', { sql, bindings, method: 'raw' });
+const announce = (db: Db, sql: string) => db.client.emit('query', { sql, bindings: [], method: 'raw' });
 
 /**
- * `fn` with one connection of the database's script pool, retried whole on a deadlock or lock timeout (as every
- * transaction runner: db/tx.ts retryTransaction) and when the connection was lost before the script went out (nothing
- * was written: up to 3 times). Undefined
- * where there is no script pool (SQLite, Galera: db/hot.ts): the caller writes statement by statement.
+ * The statements `build` answers, in one transaction sent as one query on a connection of the database's script pool
+ * (`build` gets the driver's string escaper for the text it builds). A statement that fails rolls the transaction
+ * back (the ones after it did not run) and its error is thrown; the whole is retried on a deadlock or lock timeout
+ * (as by every transaction runner: db/tx.ts retryTransaction) and when no connection could be had. A connection that
+ * breaks while the script is out throws ScriptOutcomeUnknown: whether COMMIT took effect is unknown, so the caller's
+ * next move must be right either way. False where there is no script pool (SQLite, Galera: db/hot.ts): the caller
+ * writes statement by statement.
  */
-export async function withScriptSession<T>(db: Db, fn: (s: ScriptSession) => Promise<T>, attempts = 10): Promise<{ value: T } | undefined> {
+export async function scriptTransaction(db: Db, build: (escape: (s: string) => string) => string[], attempts = 10): Promise<boolean> {
   const pool = (await scriptPool(db)) as unknown as Pool | undefined;
-  if (!pool) return undefined;
+  if (!pool) return false;
   const timeout = timeoutOf(db);
-  // whether this attempt's script went out: before that, a lost connection left nothing behind (as in withTransaction)
-  let sent = false;
   const once = () =>
-    new Promise<T>((resolve, reject) => {
-      sent = false;
+    new Promise<void>((resolve, reject) => {
       pool.getConnection((err, conn) => {
-        if (err) return reject(err);
-        // a timed-out query stays at the head of the connection's queue (db/knex.ts): the connection goes
-        let broken = false;
-        const send = <R>(sql: string, values: unknown[] | null) =>
-          new Promise<R>((ok, fail) =>
-            conn.query({ sql, values, ...timeout }, undefined, (e, result) => {
-              if (e && (e.code === 'PROTOCOL_SEQUENCE_TIMEOUT' || isConnectionLost(e))) broken = true;
-              return e ? fail(e) : ok(result as R);
-            }),
-          );
-        const session: ScriptSession = {
-          query: (sql, values) => {
-            announce(db, sql, values);
-            return send(sql, values);
-          },
-          escape: (v) => conn.escape(v),
-          async script(statements) {
-            announce(db, 'BEGIN');
-            for (const s of statements) announce(db, s);
-            announce(db, 'COMMIT');
-            sent = true;
-            try {
-              await send(['BEGIN', ...statements, 'COMMIT'].join(';\n'), null);
-            } catch (e) {
-              if (isConnectionLost(e)) throw new ScriptOutcomeUnknown(e);
-              // a statement failed: the ones after it did not run, the transaction is still open on the connection
-              if (!broken) await send('ROLLBACK', null).catch(() => (broken = true));
-              throw e;
-            }
-          },
-        };
-        fn(session).then(
-          (v) => {
-            if (broken) conn.destroy();
-            else conn.release();
-            resolve(v);
-          },
-          (e) => {
-            if (broken) conn.destroy();
+        if (err) return reject(Object.assign(err, { notSent: true }));
+        let statements: string[];
+        try {
+          statements = build((v) => conn.escape(v));
+        } catch (e) {
+          conn.release();
+          return reject(e);
+        }
+        announce(db, 'BEGIN');
+        for (const s of statements) announce(db, s);
+        announce(db, 'COMMIT');
+        conn.query({ sql: ['BEGIN', ...statements, 'COMMIT'].join(';\n'), values: null, ...timeout }, undefined, (e) => {
+          if (!e) {
+            conn.release();
+            return resolve();
+          }
+          // a timed-out query stays at the head of the connection's queue (db/knex.ts): the connection goes. A timeout
+          // is not retried (a retry would stretch the bound past it).
+          if (e.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return conn.destroy(), reject(e);
+          if (isConnectionLost(e)) return conn.destroy(), reject(new ScriptOutcomeUnknown(e));
+          conn.query({ sql: 'ROLLBACK', values: null }, undefined, (rbErr) => {
+            if (rbErr) conn.destroy();
             else conn.release();
             reject(e);
-          },
-        );
+          });
+        });
       });
     });
-  const value = await retryTransaction(once, (err) => !sent && isConnectionLost(err), attempts);
-  return { value };
+  await retryTransaction(once, (err) => (err as { notSent?: boolean }).notSent === true && isConnectionLost(err), attempts);
+  return true;
 }
