@@ -99,10 +99,10 @@ async function sqliteMetricsOnly(db: Db, projectId: number, runUuid: string, met
  * were committed and adds nothing twice). False where there is no script pool (Galera).
  */
 async function mysqlMetricsOnly(db: Db, projectId: number, runUuid: string, metrics: MetricIn[]): Promise<boolean> {
-  const { rows, latest } = batchRows(metrics);
   if (!Number.isSafeInteger(projectId)) throw new Error(`project id ${projectId}`);
   try {
     return await scriptTransaction(db, (escape) => {
+      const { rows, latest } = batchRows(metrics);
       const t = sqlText(escape);
       const statements = [
         'SET @mltrack_run = NULL, @mltrack_exp = NULL',
