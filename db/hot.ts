@@ -130,7 +130,7 @@ export const SCRIPT_POOL_SIZE = 4;
  * and Galera, whose causal reads cover plain SELECTs only (db/knex.ts): there runs/create keeps its SELECT before
  * the INSERT … SELECT, statement by statement. The pool is closed with the database (db.destroy).
  */
-function scriptPool(db: Db): Promise<ScriptPool | undefined> {
+export function scriptPool(db: Db): Promise<ScriptPool | undefined> {
   if (!isMysql(db)) return Promise.resolve(undefined);
   let p = scriptPools.get(db);
   if (!p) {

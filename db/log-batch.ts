@@ -1,33 +1,131 @@
-import type BetterSqlite3 from 'better-sqlite3';
 import type { Db, Trx } from './knex.ts';
 import { isMysql } from './knex.ts';
-import { invalidParam } from '../core/errors.ts';
-import { cmpInt64, int64Bind, int64Col, storedDouble, type Int64 } from '../core/codecs.ts';
-import { chunk, INSERT_CHUNK, retryOnDuplicateKey, withTransaction } from './tx.ts';
-import { requireActiveRun, RUN_NAME_TAG, upsertTags, type RunRow } from './runs.ts';
-import { rollupBinds, rollupDeltas, rollupMergeSql, ROLLUP_COLUMNS, type Pt } from './rollups.ts';
+import { invalidParam, notFound } from '../core/errors.ts';
+import { cmpInt64, int64Bind, int64Col } from '../core/codecs.ts';
+import type { LifecycleStage } from '../core/entities.ts';
+import { chunk, gatedWrite, INSERT_CHUNK, isDuplicateKey, requireActiveStage, retryOnDuplicateKey, retryTransaction, withTransaction } from './tx.ts';
+import { requireActiveRun, RUN_NAME_TAG, upsertTags } from './runs.ts';
+import { rollupDeltas } from './rollups.ts';
+import { ScriptOutcomeUnknown } from './hot.ts';
+import { scriptTransaction } from './script.ts';
+import {
+  batchRows, latestUpsertSql, metricsInsertSql, rollupUpsertSqls, sqliteWrite, sqlText, type MetricIn, type RowIn, type SqliteConn,
+} from './metric-rows.ts';
 import type { DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
-export interface MetricIn {
-  key: string;
-  value: number;
-  timestamp: Int64;
-  step: Int64;
-}
+export type { MetricIn } from './metric-rows.ts';
+
+type Batch = { metrics: MetricIn[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[] };
 
 /**
  * log-batch, and the single-item endpoints through it: one transaction, multi-row inserts, all or nothing.
  * A param already logged with another value rejects the whole batch before anything is written. Metrics that
  * were logged before (same key, timestamp, step and value) are not duplicated, so a retried batch is harmless.
+ *
+ * A batch of metrics alone (what training loops send) takes a shorter way on the driver's connection, without knex's
+ * transaction and query builder: on SQLite one transaction of cached prepared statements; on MySQL the run's check and
+ * the whole write as one multi-statement round trip (db/script.ts) instead of 6.
  */
-export async function logBatch(
-  db: Db,
-  projectId: number,
-  runUuid: string,
-  batch: { metrics: MetricIn[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[] },
-): Promise<void> {
+export async function logBatch(db: Db, projectId: number, runUuid: string, batch: Batch): Promise<void> {
+  if (batch.metrics.length && !batch.params.length && !batch.tags.length) {
+    if (!isMysql(db)) return sqliteMetricsOnly(db, projectId, runUuid, batch.metrics);
+    if (await mysqlMetricsOnly(db, projectId, runUuid, batch.metrics)) return;
+  }
+  return logBatchInTransaction(db, projectId, runUuid, batch, false);
+}
+
+/** The run a batch goes to, read by its MLflow id within the project (`runs_run_uuid_unique`). */
+const RUN_SQL = 'SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ? AND project_id = ?';
+interface RunCheck {
+  id: number | bigint;
+  experiment_id: number | bigint;
+  lifecycle_stage: LifecycleStage;
+}
+
+/** requireActiveRun's answers: 404 for a run not in the project, 400 for one not active. */
+function activeRun(row: RunCheck | undefined, runUuid: string): { id: number; experimentKey: number } {
+  if (!row) throw notFound(`Run with id=${runUuid} not found`);
+  requireActiveStage(row, 'run', runUuid);
+  return { id: Number(row.id), experimentKey: Number(row.experiment_id) };
+}
+
+// ---- SQLite: metrics alone ----
+
+const sqliteFixed = new WeakMap<SqliteConn, { begin: any; commit: any; rollback: any; run: any }>();
+
+/**
+ * One write transaction on knex's (single) connection, as db/hot.ts hotTransaction runs one: BEGIN IMMEDIATE (the
+ * write lock up front, so another process's writer makes it wait on busy_timeout), retried whole on a busy database.
+ * knex's transaction and the run's query builder were ~0.3 ms of a batch (--cpu-prof, 10-point batches).
+ */
+async function sqliteMetricsOnly(db: Db, projectId: number, runUuid: string, metrics: MetricIn[]): Promise<void> {
+  const { rows, latest } = batchRows(metrics);
+  const once = () =>
+    gatedWrite(db, async () => {
+      const conn = (await db.client.acquireConnection()) as SqliteConn;
+      try {
+        let st = sqliteFixed.get(conn);
+        if (!st) {
+          st = { begin: conn.prepare('BEGIN IMMEDIATE'), commit: conn.prepare('COMMIT'), rollback: conn.prepare('ROLLBACK'), run: conn.prepare(RUN_SQL) };
+          sqliteFixed.set(conn, st);
+        }
+        st.begin.run();
+        try {
+          const run = activeRun(st.run.get(runUuid, projectId) as RunCheck | undefined, runUuid);
+          sqliteWrite(conn, run.id, run.experimentKey, rows, latest, rollupDeltas);
+          st.commit.run();
+        } catch (err) {
+          if (conn.inTransaction) st.rollback.run();
+          throw err;
+        }
+      } finally {
+        await db.client.releaseConnection(conn);
+      }
+    });
+  // SQLite runs in this process: no connection to lose
+  return retryTransaction(once, () => false, 10);
+}
+
+// ---- MySQL: metrics alone, one round trip ----
+
+/**
+ * The whole write as one query: BEGIN, the run's row into session variables, the history rows, the latest values,
+ * the rollups, COMMIT. The run's id is NULL when the run is not in the project or not active, which fails the history
+ * INSERT (1048, a NULL run_id; 1452 where a lax sql_mode made it 0), as does a point already stored (1062: a client's
+ * retry, or a point repeated in the request; the INSERT has no ON DUPLICATE clause) — before the statements after it
+ * ran. The transaction is then rolled back and the batch goes the careful way (logBatchInTransaction: the run's
+ * answer, 404 or 400; the stored points read first, so that rollups count each point once). A connection lost while
+ * the script was out leaves its outcome unknown: the careful way is right either way (it finds the points if they
+ * were committed and adds nothing twice). False where there is no script pool (Galera).
+ */
+async function mysqlMetricsOnly(db: Db, projectId: number, runUuid: string, metrics: MetricIn[]): Promise<boolean> {
+  if (!Number.isSafeInteger(projectId)) throw new Error(`project id ${projectId}`);
+  try {
+    return await scriptTransaction(db, (escape) => {
+      const { rows, latest } = batchRows(metrics);
+      const t = sqlText(escape);
+      const statements = [
+        'SET @mltrack_run = NULL, @mltrack_exp = NULL',
+        `SELECT IF(lifecycle_stage = 'active', id, NULL), experiment_id FROM runs WHERE run_uuid = ${escape(runUuid)} AND project_id = ${projectId} ` +
+          'INTO @mltrack_run, @mltrack_exp',
+      ];
+      for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, '@mltrack_run', part));
+      statements.push(latestUpsertSql(t, '@mltrack_run', '@mltrack_exp', latest));
+      for (const sql of rollupUpsertSqls(t, '@mltrack_run', rollupDeltas(rows))) statements.push(sql);
+      return statements;
+    });
+  } catch (err) {
+    const errno = (err as { errno?: number }).errno;
+    if (!isDuplicateKey(err) && errno !== 1048 && errno !== 1452 && !(err instanceof ScriptOutcomeUnknown)) throw err;
+  }
+  await logBatchInTransaction(db, projectId, runUuid, { metrics, params: [], tags: [] }, true);
+  return true;
+}
+
+// ---- Any batch: one knex transaction ----
+
+async function logBatchInTransaction(db: Db, projectId: number, runUuid: string, batch: Batch, careful: boolean): Promise<void> {
   const mysql = isMysql(db);
-  let careful = false;
   const attempt = () =>
     withTransaction(db, async (trx) => {
       const run = await requireActiveRun(trx, projectId, runUuid);
@@ -55,7 +153,12 @@ export async function logBatch(
         }
       }
 
-      if (batch.metrics.length) await insertMetrics(trx, run, batch.metrics, mysql, careful);
+      if (batch.metrics.length) {
+        const { rows, latest } = batchRows(batch.metrics);
+        const conn = await (trx as unknown as { client: { acquireConnection(): Promise<unknown> } }).client.acquireConnection();
+        if (mysql) await mysqlWrite(conn as MysqlConn, runId, Number(run.experiment_key), rows, latest, careful);
+        else sqliteWrite(conn as SqliteConn, runId, Number(run.experiment_key), rows, latest, rollupDeltas);
+      }
       for (const part of chunk(newParams, INSERT_CHUNK)) {
         await trx<DbRunKeyValueRow>('params').insert(part.map((p) => ({ run_id: runId, key: p.key, value: p.value })));
       }
@@ -81,75 +184,7 @@ export async function logBatch(
   }
 }
 
-/** A history point of the request, with its stored value. */
-interface RowIn extends Pt {
-  key: string;
-}
-
-/**
- * History rows, latest values and rollups of one batch, written with the driver's own connection of the transaction
- * (knex builds and compiles every statement anew: the profile put it at most of a 1000-point batch's CPU). SQLite: one
- * cached prepared statement per row (`changes` says which points are new, so the rollups count each point once);
- * MySQL: one multi-row statement per table, its text built here. Latest values and rollups are upserts that merge in
- * SQL (no read first). One object per point and no per-point strings: the first profile had a dedup key string per
- * point (a double formatted each time) and garbage collection at 17% of the process.
- */
-async function insertMetrics(trx: Trx, run: RunRow, metrics: MetricIn[], mysql: boolean, careful: boolean) {
-  const rows: RowIn[] = new Array(metrics.length);
-  // latest value per key, MLflow's rule: the greatest (step, timestamp, value) wins
-  const latest = new Map<string, RowIn>();
-  for (let i = 0; i < metrics.length; i++) {
-    const m = metrics[i]!;
-    const r: RowIn = { key: m.key, step: m.step, ts: m.timestamp, value: storedDouble(m.value), nan: Number.isNaN(m.value) };
-    rows[i] = r;
-    const cur = latest.get(m.key);
-    if (!cur || isNewer(r, cur)) latest.set(m.key, r);
-  }
-  const conn = await (trx as unknown as { client: { acquireConnection(): Promise<unknown> } }).client.acquireConnection();
-  if (mysql) await mysqlWrite(conn as MysqlConn, run, rows, latest, careful);
-  else sqliteWrite(conn as SqliteConn, run, rows, latest);
-}
-
-// ---- SQLite: cached prepared statements on the transaction's connection ----
-
-type SqliteConn = BetterSqlite3.Database;
-const sqliteStatements = new WeakMap<SqliteConn, ReturnType<typeof prepareSqlite>>();
-
-function prepareSqlite(conn: SqliteConn) {
-  const cols = ROLLUP_COLUMNS.map((c) => `"${c}"`).join(', ');
-  return {
-    insMetric: conn.prepare(
-      'INSERT INTO metrics (run_id, "key", "timestamp", step, value, is_nan) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ),
-    // isNewer in SQL: the stored row is replaced when (step, timestamp, value) is not greater than the candidate's
-    putLatest: conn.prepare(
-      'INSERT INTO latest_metrics (run_id, experiment_id, "key", value, "timestamp", step, is_nan) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, "timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan ' +
-        'WHERE (excluded.step, excluded."timestamp", excluded.value) >= (latest_metrics.step, latest_metrics."timestamp", latest_metrics.value)',
-    ),
-    putRollup: conn.prepare(
-      `INSERT INTO metric_rollups (${cols}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (run_id, "key", lvl, bucket) DO UPDATE SET ` +
-        rollupMergeSql((c) => `"${c}"`, (c) => `excluded."${c}"`),
-    ),
-  };
-}
-
-/** better-sqlite3 binds a BigInt as an INTEGER exactly. */
-const sqliteInt64 = (v: Int64) => v;
-
-function sqliteWrite(conn: SqliteConn, run: RunRow, rows: RowIn[], latest: Map<string, RowIn>) {
-  let st = sqliteStatements.get(conn);
-  if (!st) sqliteStatements.set(conn, (st = prepareSqlite(conn)));
-  const runId = run.id;
-  const fresh: RowIn[] = [];
-  for (const r of rows) {
-    if (st.insMetric.run(runId, r.key, r.ts, r.step, r.value, r.nan ? 1 : 0).changes) fresh.push(r);
-  }
-  for (const [key, m] of latest) st.putLatest.run(runId, run.experiment_key, key, m.value, m.ts, m.step, m.nan ? 1 : 0);
-  for (const d of rollupDeltas(fresh)) st.putRollup.run(rollupBinds(runId, d.key, d.lvl, d.bucket, d.agg, sqliteInt64));
-}
-
-// ---- MySQL: the transaction's mysql2 connection, one multi-row statement per table ----
+// ---- MySQL within a knex transaction: its mysql2 connection, one multi-row statement per table ----
 
 interface MysqlConn {
   query(opts: { sql: string; values: unknown[] | null }, values: undefined, cb: (err: Error | null, result: any) => void): void;
@@ -173,33 +208,7 @@ export class ResendSeen extends Error {}
 
 const MYSQL_ROWS = 4000; // ~60 bytes a row: a statement stays far below max_allowed_packet (16 MB)
 
-/**
- * SQL text of a value the request gave: int64s and stored doubles are numbers (validated, finite: their JS text is
- * what mysql2's placeholders would send), strings (metric keys) go through the driver's escaper, once per key.
- * Building the text here instead of 6 placeholders a row: mysql2's format was 6% of the process, and the values
- * array and its pieces, alive across the round trip, made the young-generation collections copy megabytes.
- */
-function sqlText(conn: MysqlConn) {
-  const keys = new Map<string, string>();
-  // the last int64 written and its text: a batch repeats its timestamps and steps (one step for all its keys)
-  let last: Int64 = NaN;
-  let lastText = '';
-  return {
-    key(k: string): string {
-      let e = keys.get(k);
-      if (e === undefined) keys.set(k, (e = conn.escape(k)));
-      return e;
-    },
-    int(v: Int64): string {
-      if (v !== last) lastText = String((last = v));
-      return lastText;
-    },
-    num: (v: number | null): string => (v === null ? 'NULL' : String(storedDouble(v))),
-  };
-}
-
-async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: Map<string, RowIn>, careful: boolean) {
-  const runId = run.id;
+async function mysqlWrite(conn: MysqlConn, runId: number, experimentKey: number, rows: RowIn[], latest: Map<string, RowIn>, careful: boolean) {
   let fresh = rows;
   // The server's "Duplicates: n" tells whether a multi-row INSERT met stored points, not which: a batch that did (a
   // client's retry) is rolled back and run again with `careful`, which reads and locks the points of its time range
@@ -229,49 +238,13 @@ async function mysqlWrite(conn: MysqlConn, run: RunRow, rows: RowIn[], latest: M
     const have = new Set(stored.map((s) => pointId({ key: s.key, ts: int64Col(s.timestamp), step: int64Col(s.step), value: Number(s.value), nan: Number(s.is_nan) !== 0 })));
     fresh = rows.filter((r) => !have.has(pointId(r)));
   }
-  const t = sqlText(conn);
+  const t = sqlText((k) => conn.escape(k));
   for (const part of chunk(fresh, MYSQL_ROWS)) {
-    let sql = 'INSERT INTO metrics (run_id, `key`, `timestamp`, step, value, is_nan) VALUES ';
-    for (let i = 0; i < part.length; i++) {
-      const r = part[i]!;
-      sql += `${i ? ',' : ''}(${runId},${t.key(r.key)},${t.int(r.ts)},${t.int(r.step)},${t.num(r.value)},${r.nan ? 1 : 0})`;
-    }
-    const res = await q(conn, sql + ' ON DUPLICATE KEY UPDATE is_nan = is_nan');
+    const res = await q(conn, metricsInsertSql(t, String(runId), part) + ' ON DUPLICATE KEY UPDATE is_nan = is_nan');
     const dups = /Duplicates:\s*(\d+)/.exec(String(res?.info ?? ''));
     if (!dups && part.length > 1) throw new Error('MySQL did not report duplicates for a multi-row INSERT');
     if (dups && Number(dups[1]) > 0) throw new ResendSeen();
   }
-
-  // isNewer in SQL, assigned is_nan first and step last: see rollupMergeSql for why that order decides right
-  let sql = 'INSERT INTO latest_metrics (run_id, experiment_id, `key`, value, `timestamp`, step, is_nan) VALUES ';
-  let i = 0;
-  for (const [key, m] of latest) {
-    sql += `${i++ ? ',' : ''}(${runId},${Number(run.experiment_key)},${t.key(key)},${t.num(m.value)},${t.int(m.ts)},${t.int(m.step)},${m.nan ? 1 : 0})`;
-  }
-  const newer = '(VALUES(step), VALUES(`timestamp`), VALUES(value)) >= (step, `timestamp`, value)';
-  await q(conn, sql + ' ON DUPLICATE KEY UPDATE ' + ['is_nan', 'value', '`timestamp`', 'step'].map((c) => `${c} = IF(${newer}, VALUES(${c}), ${c})`).join(', '));
-
-  const deltas = rollupDeltas(fresh);
-  const cols = ROLLUP_COLUMNS.map((c) => `\`${c}\``).join(', ');
-  const merge = rollupMergeSql((c) => `\`${c}\``, (c) => `VALUES(\`${c}\`)`);
-  for (const part of chunk(deltas, 2000)) {
-    let sql = `INSERT INTO metric_rollups (${cols}) VALUES `;
-    for (let i = 0; i < part.length; i++) {
-      const d = part[i]!;
-      const a = d.agg;
-      sql +=
-        `${i ? ',' : ''}(${runId},${t.key(d.key)},${d.lvl},${t.int(d.bucket)},${a.n},${t.num(a.vmin)},${t.num(a.vmax)},` +
-        `${t.int(a.first.step)},${t.int(a.first.ts)},${t.num(a.first.value)},${a.first.nan ? 1 : 0},` +
-        `${t.int(a.last.step)},${t.int(a.last.ts)},${t.num(a.last.value)},${a.last.nan ? 1 : 0})`;
-    }
-    await q(conn, `${sql} ON DUPLICATE KEY UPDATE ${merge}`);
-  }
-}
-
-function isNewer(a: { value: number; ts: Int64; step: Int64 }, b: { value: number; ts: Int64; step: Int64 }) {
-  const s = cmpInt64(a.step, b.step);
-  if (s !== 0) return s > 0;
-  const t = cmpInt64(a.ts, b.ts);
-  if (t !== 0) return t > 0;
-  return a.value >= b.value;
+  await q(conn, latestUpsertSql(t, String(runId), String(experimentKey), latest));
+  for (const sql of rollupUpsertSqls(t, String(runId), rollupDeltas(fresh))) await q(conn, sql);
 }

@@ -7,6 +7,7 @@ import * as m005 from './005_model_registry.ts';
 import * as m006 from './006_ui_sessions.ts';
 import * as m007 from './007_metric_rollups.ts';
 import * as m008 from './008_latest_metrics_band_index.ts';
+import * as m009 from './009_metrics_without_rowid.ts';
 
 /** Migrations are listed here in order, so they load the same way under tsx, vitest and a bundler. */
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '006_ui_sessions': m006,
   '007_metric_rollups': m007,
   '008_latest_metrics_band_index': m008,
+  '009_metrics_without_rowid': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,7 +1,8 @@
 // npx tsx scripts/bench/key-layout.ts — the metrics table's key, measured with bare drivers (issue 11 item 3): today's
 // wide key (run_id INT, `key` VARCHAR(250), timestamp, step, value, is_nan) against a narrow one (run_id INT, key_id INT
 // naming a metric_keys row, …), same rows (1000-point batches of 10 keys, as the log-batch bench), each batch one
-// transaction; then reading one 100k-point history in key order. Prints rows/s, read ms and the table's size.
+// transaction; then reading one 100k-point history in key order. Prints rows/s, read ms and the table's size. SQLite
+// also WITHOUT ROWID (migration 009): its rows in the key's B-tree instead of a rowid table plus the key's index.
 // MySQL when MLTRACK_BENCH_MYSQL_URL or MLTRACK_TEST_MYSQL_URL is set (a scratch database is created and dropped).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,14 +18,15 @@ const rowsOf = (b: number) => Array.from({ length: 1000 }, (_, i) => ({ k: i % 1
 async function sqlite() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-keys-'));
   const out: string[] = [];
-  for (const narrow of [false, true]) {
-    const file = path.join(dir, `${narrow}.sqlite`);
+  for (const [narrow, withoutRowid] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    const file = path.join(dir, `${narrow}-${withoutRowid}.sqlite`);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.exec(narrow
+    db.exec((narrow
       ? 'CREATE TABLE m (run_id INTEGER NOT NULL, key_id INTEGER NOT NULL, timestamp BIGINT NOT NULL, step BIGINT NOT NULL, value DOUBLE NOT NULL, is_nan BOOLEAN NOT NULL, PRIMARY KEY (run_id, key_id, timestamp, step, value, is_nan))'
-      : 'CREATE TABLE m (run_id INTEGER NOT NULL, key VARCHAR(250) NOT NULL, timestamp BIGINT NOT NULL, step BIGINT NOT NULL, value DOUBLE NOT NULL, is_nan BOOLEAN NOT NULL, PRIMARY KEY (run_id, key, timestamp, step, value, is_nan))');
+      : 'CREATE TABLE m (run_id INTEGER NOT NULL, key VARCHAR(250) NOT NULL, timestamp BIGINT NOT NULL, step BIGINT NOT NULL, value DOUBLE NOT NULL, is_nan BOOLEAN NOT NULL, PRIMARY KEY (run_id, key, timestamp, step, value, is_nan))')
+      + (withoutRowid ? ' WITHOUT ROWID' : ''));
     const ins = db.prepare(`INSERT INTO m VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING`);
     const tx = db.transaction((rows: ReturnType<typeof rowsOf>) => {
       for (const r of rows) ins.run(1, narrow ? r.k : KEYS[r.k], r.ts, r.step, r.v);
@@ -41,7 +43,7 @@ async function sqlite() {
     }
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
-    out.push(`[sqlite] ${narrow ? 'narrow (key_id INT)' : 'wide (key VARCHAR)'}: insert ${fmt(perSec)} rows/s; one ${fmt(BATCHES * 100)}-point history ${fmt(median(reads), 1)} ms; file ${fmt(fs.statSync(file).size / 1e6, 1)} MB`);
+    out.push(`[sqlite] ${narrow ? 'narrow (key_id INT)' : 'wide (key VARCHAR)'}${withoutRowid ? ' WITHOUT ROWID' : ''}: insert ${fmt(perSec)} rows/s; one ${fmt(BATCHES * 100)}-point history ${fmt(median(reads), 1)} ms; file ${fmt(fs.statSync(file).size / 1e6, 1)} MB`);
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return out;

@@ -11,6 +11,7 @@ import http from 'node:http';
 import { execFileSync, spawn } from 'node:child_process';
 import { scratchMysqlDatabase } from './common.ts';
 import { Client, cpuMs, type SpawnedServer } from './procs.ts';
+import { profileTop } from './create.ts';
 
 const kind = (process.argv[2] ?? 'sqlite') as 'sqlite' | 'mysql';
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -78,5 +79,11 @@ c.close();
 proc.kill('SIGTERM');
 await exited;
 await scratch?.drop();
+if (process.env.CPU_PROF) {
+  // the newest profile in the directory: the server's, written at its exit
+  const dir = path.resolve(process.env.CPU_PROF);
+  const newest = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (newest) for (const line of profileTop(newest, Number(process.env.CPU_PROF_TOP || 30))) console.log(line);
+}
 fs.rmSync(dataDir, { recursive: true, force: true });
 process.exit(0);
