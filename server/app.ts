@@ -5,6 +5,7 @@ import type { Db } from '../db/knex.ts';
 import type { Config } from '../core/config.ts';
 import type { RequestContext } from '../routers/context.ts';
 import { authenticate } from './auth.ts';
+import { foldedCreate } from './create-fold.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError, type FastFacade } from './rest.ts';
 import { urlIsValidUtf8 } from './json.ts';
@@ -148,12 +149,15 @@ type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 /** See createApp: `chain` (auth and project, as mounted with `:id`), the facade's body reader, then its handler. */
 function directProjectApi(facade: FastFacade, chain: Middleware[]) {
   const steps = [...chain, facade.body];
+  const create = facade.lookup('POST', '/runs/create');
+  const folded = create && foldedCreate(chain, facade.body, create);
   return (req: Request, res: Response, next: NextFunction) => {
     const m = PROJECT_API.exec(req.url);
     const handler = m ? facade.lookup(req.method, m[2]!) : undefined;
     if (!handler) return next();
     let i = 0;
     req.params = { id: m![1]! };
+    if (handler === create && folded) return void folded(req, res, next); // server/create-fold.ts
     const step = (err?: unknown) => {
       if (err) return next(err);
       const mw = steps[i++];
