@@ -217,6 +217,17 @@ describe.each(DB_KINDS)('runs/create with the folded authorization (%s)', (kind)
     await refused(f, { experiment_id: '0' }, 404, projectNotFound, `${path}-nowhere`, 'none');
   });
 
+  it('an administrator who is no member writes folded, and no longer once no longer an administrator', async () => {
+    const f = await fixture();
+    const admin = await createUser(s.t.db, { username: `fold-admin-${kind}`, isAdmin: true });
+    const { token, row } = await createToken(s.t.db, { userId: admin.id, name: 'admin', scopes: ['api'] });
+    const a = { ...f, user: admin, token, tokenId: row.id };
+    await warm(a);
+    expect(await count('project_members', { project_id: f.project.id, user_id: admin.id })).toBe(0);
+    await s.t.db('users').where({ id: admin.id }).update({ is_admin: false });
+    await refused(a, { experiment_id: '0' }, 404, projectNotFound);
+  });
+
   it('stale facts that still allow the create: it succeeds the usual way, once', async () => {
     const f = await fixture();
     await warm(f);
