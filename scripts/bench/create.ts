@@ -152,11 +152,11 @@ async function measureServer(c: Child, kind: 'sqlite' | 'mysql'): Promise<Figure
  * transaction; on MySQL the transaction as one multi-statement query whose run INSERT also checks the caller (as
  * db/hot.ts and db/create-auth.ts send it, server/create-fold.ts). Without: the transaction alone, statement by statement.
  */
-type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
+export type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
 
 const digest = (token: string) => crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 
-function bareSqlite(file: string, token: string, auth: boolean): Bare {
+export function bareSqlite(file: string, token: string, auth: boolean): Bare {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -181,7 +181,7 @@ function bareSqlite(file: string, token: string, auth: boolean): Bare {
   };
 }
 
-async function bareMysql(url: string, clients: number, token: string, auth: boolean): Promise<Bare> {
+export async function bareMysql(url: string, clients: number, token: string, auth: boolean): Promise<Bare> {
   const u = new URL(url);
   const settings = {
     host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password),
