@@ -149,18 +149,22 @@ type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 /** See createApp: `chain` (auth and project, as mounted with `:id`), the facade's body reader, then its handler. */
 function directProjectApi(facade: FastFacade, chain: Middleware[]) {
   const steps = [...chain, facade.body];
+  // runs/create: its auth, project and body in one step, its handler wrapped (server/create-fold.ts)
   const create = facade.lookup('POST', '/runs/create');
-  const folded = create && foldedCreate(chain, facade.body, create);
+  const fold = create && foldedCreate(chain, facade.body, create);
+  const createSteps = fold ? [fold.step] : steps;
   return (req: Request, res: Response, next: NextFunction) => {
     const m = PROJECT_API.exec(req.url);
-    const handler = m ? facade.lookup(req.method, m[2]!) : undefined;
-    if (!handler) return next();
+    const found = m ? facade.lookup(req.method, m[2]!) : undefined;
+    if (!found) return next();
+    const folded = fold && found === create;
+    const these = folded ? createSteps : steps;
+    const handler = folded ? fold.handler : found;
     let i = 0;
     req.params = { id: m![1]! };
-    if (handler === create && folded) return void folded(req, res, next); // server/create-fold.ts
     const step = (err?: unknown) => {
       if (err) return next(err);
-      const mw = steps[i++];
+      const mw = these[i++];
       if (mw) return void mw(req, res, step);
       req.params = {}; // as the facade's own mount sees them: the handler copies path parameters into the input
       handler(req, res, next);

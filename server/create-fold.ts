@@ -61,29 +61,32 @@ function run(steps: Middleware[], req: Request, res: Response, next: NextFunctio
   step();
 }
 
+/** A folded request's state between its step and its handler. */
+interface Folding {
+  id: string;
+  key: string;
+  auth: FoldedAuth;
+}
+const folding = new WeakMap<Request, Folding>();
+
 /**
- * The direct dispatch of runs/create (server/app.ts directProjectApi): `chain` is auth and project as mounted with
- * `:id` (req.params.id set), `body` the facade's body reader, `handler` runs/create's.
+ * runs/create in the direct dispatch (server/app.ts directProjectApi): `step` stands for `chain` (auth and project, as
+ * mounted with `:id`: req.params.id set) and `body` (the facade's body reader); `handler` wraps runs/create's handler.
  */
-export function foldedCreate(chain: Middleware[], body: Middleware, handler: Middleware) {
-  return (req: Request, res: Response, next: NextFunction) => {
+export function foldedCreate(chain: Middleware[], body: Middleware, handler: Middleware): { step: Middleware; handler: Middleware } {
+  const step = (req: Request, res: Response, next: NextFunction) => {
     const ctx = req.ctx as RequestContext;
     const id = req.params.id as string;
     const token = hotPath.enabled && hasScriptPool(ctx.db) ? readToken(req) : undefined;
     const key = token ? `${digestToken(token)}\n${id}` : undefined;
     const hint = key ? hintsOf(ctx.db).get(key) : undefined;
-
-    // the usual way: auth and project, body, handler (`read`: the body is still to be read)
-    const usual = (read: boolean) => {
-      req.params = { id };
-      run(read ? [...chain, body] : chain, req, res, next, () => {
+    // the usual way: auth and project (remembered when they allow a create), then the body
+    if (!hint) {
+      return run(chain, req, res, next, () => {
         if (key) remember(ctx, key);
-        req.params = {}; // as the facade's own mount sees them: the handler copies path parameters into the input
-        handler(req, res, next);
+        body(req, res, next);
       });
-    };
-    if (!hint) return usual(true);
-
+    }
     body(req, res, (bodyErr?: unknown) => {
       // the usual order: whatever auth or project answers comes before the body's error
       if (bodyErr) return run(chain, req, res, next, () => next(bodyErr));
@@ -100,18 +103,33 @@ export function foldedCreate(chain: Middleware[], body: Middleware, handler: Mid
       ctx.scopes = hint.scopes;
       ctx.project = hint.project;
       ctx.createAuth = auth;
-      req.params = {};
-      handler(req, res, (err?: unknown) => {
-        // committed: the caller was checked, the answer stands (so does a database outage's 503, which the usual way
-        // would answer too, and which must not run the create a second time when its outcome is unknown)
-        if (auth.confirmed || res.headersSent || (err instanceof MlflowError && err.errorCode === 'TEMPORARILY_UNAVAILABLE')) return next(err);
-        hintsOf(ctx.db).delete(key!);
-        ctx.user = null;
-        ctx.scopes = [];
-        ctx.project = null;
-        ctx.createAuth = undefined;
-        usual(false);
+      folding.set(req, { id, key: key!, auth });
+      next();
+    });
+  };
+
+  const folded = (req: Request, res: Response, next: NextFunction) => {
+    const f = folding.get(req);
+    if (!f) return handler(req, res, next);
+    folding.delete(req);
+    const ctx = req.ctx as RequestContext;
+    return handler(req, res, (err?: unknown) => {
+      // committed: the caller was checked, the answer stands (so does a database outage's 503, which the usual way
+      // would answer too, and which must not run the create a second time when its outcome is unknown)
+      if (f.auth.confirmed || res.headersSent || (err instanceof MlflowError && err.errorCode === 'TEMPORARILY_UNAVAILABLE')) return next(err);
+      hintsOf(ctx.db).delete(f.key);
+      ctx.user = null;
+      ctx.scopes = [];
+      ctx.project = null;
+      ctx.createAuth = undefined;
+      // the usual way from the start, but for the body, which is read
+      req.params = { id: f.id };
+      run(chain, req, res, next, () => {
+        remember(ctx, f.key);
+        req.params = {}; // as the facade's own mount sees them: the handler copies path parameters into the input
+        handler(req, res, next);
       });
     });
   };
+  return { step, handler: folded };
 }
