@@ -11,6 +11,7 @@ import { chunk, INSERT_CHUNK, requireActiveStage, upsertKeyValues, withTransacti
 import { hotPath, hotQuery, hotScriptTransaction, hotTransaction, ScriptOutcomeUnknown, type WriteResult } from './hot.ts';
 import { requireActiveExperiment } from './experiments.ts';
 import { generateRunName } from './run-names.ts';
+import { FOLDED_EXPERIMENT, foldedExperimentBindings, FoldRefused, type FoldedAuth } from './create-auth.ts';
 import type { Decoded, DbExperimentRow, DbRunKeyValueRow, DbRunRow, ExperimentKey, ExperimentNumber } from './tables.ts';
 
 export const RUN_NAME_TAG = 'mlflow.runName';
@@ -64,6 +65,8 @@ export interface NewRun {
   runName?: string;
   startTime: Int64;
   tags: { key: string; value: string }[];
+  /** The caller, unchecked: the run's INSERT checks it (db/create-auth.ts); FoldRefused when it does not pass. */
+  foldedAuth?: FoldedAuth;
 }
 
 /** A new run's row and its tags (one per key, the last value of a repeated key), as stored: the answer needs no read. */
@@ -83,6 +86,8 @@ export async function createRun(db: Db, r: NewRun): Promise<{ row: RunRow; tags:
   const runUuid = crypto.randomUUID().replace(/-/g, '');
   const startTime = int64Bind(r.startTime);
 
+  // the statement-by-statement ways below do not check a folded caller
+  if (r.foldedAuth && !(hotPath.enabled && isMysql(db))) throw new FoldRefused();
   const inserted = hotPath.enabled
     ? await insertRunHot(db, r, runUuid, name, startTime, tagList)
     : await withTransaction(db, async (trx) => {
@@ -147,30 +152,43 @@ export const insertTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, va
  * LAST_INSERT_ID() (this session's, set by the run's INSERT just before), never runs after a run that was not written.
  * An INSERT … SELECT inserting no row would leave LAST_INSERT_ID() at an earlier run's id.
  */
-export const INSERT_RUN_SCRIPT =
+const insertRunScriptSql = (experiment: string) =>
   'INSERT INTO runs (run_uuid, project_id, experiment_id, name, user_id, creator_id, status, start_time, end_time, lifecycle_stage, artifact_uri) ' +
-  "VALUES (?, ?, (SELECT e.id FROM experiments e WHERE e.id = ? AND e.project_id = ? AND e.lifecycle_stage = 'active'), ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?)";
+  `VALUES (?, ?, ${experiment}, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?)`;
+export const INSERT_RUN_SCRIPT = insertRunScriptSql("(SELECT e.id FROM experiments e WHERE e.id = ? AND e.project_id = ? AND e.lifecycle_stage = 'active')");
+/** INSERT_RUN_SCRIPT that also checks the caller (db/create-auth.ts). */
+export const INSERT_RUN_FOLDED = insertRunScriptSql(FOLDED_EXPERIMENT);
 export const insertScriptTagsSql = (n: number) => 'INSERT INTO tags (run_id, `key`, value) VALUES ' + Array(n).fill('(LAST_INSERT_ID(), ?, ?)').join(', ');
 const experimentGone = (err: unknown) => (err as { errno?: number; sqlMessage?: string }).errno === 1048 && /experiment_id/.test(String((err as { sqlMessage?: string }).sqlMessage));
 
 /** The run's id on MySQL, in one round trip; undefined when its experiment is no longer the project's and active. */
 async function insertRunScript(db: Db, r: NewRun, runUuid: string, name: string, startTime: number | string, artifactUri: string, experimentKey: number, tags: { key: string; value: string }[]) {
+  const auth = r.foldedAuth;
   const statements = [
-    { sql: INSERT_RUN_SCRIPT, bindings: [runUuid, r.projectId, experimentKey, r.projectId, name, r.userId, r.creatorId, startTime, artifactUri] },
+    {
+      sql: auth ? INSERT_RUN_FOLDED : INSERT_RUN_SCRIPT,
+      bindings: [runUuid, r.projectId, ...(auth ? foldedExperimentBindings(auth, experimentKey) : [experimentKey, r.projectId]), name, r.userId, r.creatorId, startTime, artifactUri],
+    },
     ...chunk(tags, INSERT_CHUNK).map((part) => ({ sql: insertScriptTagsSql(part.length), bindings: part.flatMap((t) => [t.key, t.value]) })),
   ];
   for (let lost = 0; ; lost++) {
     try {
       const results = await hotScriptTransaction(db, statements);
-      return results === undefined ? null : (results[0] as WriteResult).insertId;
+      if (results === undefined) return null;
+      if (auth) auth.confirmed = true;
+      return (results[0] as WriteResult).insertId;
     } catch (err) {
-      if (experimentGone(err)) return undefined;
+      // folded: the caller or the experiment did not pass, which the usual way tells apart
+      if (experimentGone(err)) return auth ? null : undefined;
       if (!(err instanceof ScriptOutcomeUnknown)) throw err;
       // the connection broke with the script out: if the run is there it committed (the uuid is this request's own)
       const [row] = await hotQuery<{ id: number }[]>(db, 'SELECT id FROM runs WHERE run_uuid = ?', [runUuid]).catch(() => {
         throw err.cause;
       });
-      if (row) return Number(row.id);
+      if (row) {
+        if (auth) auth.confirmed = true;
+        return Number(row.id);
+      }
       if (lost >= 3) throw err.cause;
     }
   }
@@ -196,6 +214,8 @@ async function insertRunHot(db: Db, r: NewRun, runUuid: string, name: string, st
     const facts = exp;
     // MySQL (not Galera): one round trip; null: this database has no script pool
     const scripted = isMysql(db) ? await insertRunScript(db, r, runUuid, name, startTime, artifactUri, facts.id, tags) : null;
+    // folded: only the script checks the caller; null (refused, or no script pool) goes the usual way from the start
+    if (r.foldedAuth && !r.foldedAuth.confirmed) throw new FoldRefused();
     const id = scripted !== null ? scripted : await hotTransaction(db, async (exec) => {
       // On Galera the INSERT … SELECT below does not wait for the cluster (wsrep_sync_wait=1 covers plain SELECTs):
       // this SELECT does, so an experiment deleted through another node a moment ago is seen deleted here.

@@ -74,7 +74,7 @@ export type TokenCheck =
   | { ok: false; reason: 'unknown' | 'expired' | 'revoked' };
 
 /** last_used_at is written at most this often per token, to keep writes off the hot path (GitLab does the same). */
-const LAST_USED_INTERVAL_MS = 10 * 60 * 1000;
+export const LAST_USED_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function authenticateToken(db: Db, token: string): Promise<TokenCheck> {
   type TokenUser = Pick<DbAccessTokenRow, 'id' | 'scopes' | 'expires_at' | 'revoked_at' | 'last_used_at' | 'user_id'> &

@@ -1,6 +1,7 @@
 import type { Db } from '../db/knex.ts';
 import type { Config } from '../core/config.ts';
 import type { ArtifactStore } from '../artifacts/store.ts';
+import type { FoldedAuth } from '../db/create-auth.ts';
 
 
 export interface AuthUser {
@@ -37,4 +38,9 @@ export interface RequestContext {
    * large to build whole (a 100k-point metrics/get-history). A procedure that used it returns `{}`, which is not sent.
    */
   streamJson?: (chunks: AsyncIterable<string>) => Promise<void>;
+  /**
+   * runs/create on MySQL (server/create-fold.ts): user, scopes and project were taken unchecked from an earlier
+   * request of the same token; runs/create's INSERT checks them (db/create-auth.ts). No other procedure runs with it.
+   */
+  createAuth?: FoldedAuth;
 }

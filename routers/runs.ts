@@ -91,6 +91,7 @@ export const runsRouter = router({
         runName: input.run_name || undefined,
         startTime: input.start_time ?? Date.now(),
         tags,
+        foldedAuth: ctx.createAuth,
       });
       return { run: newRunView(created.row, created.tags) };
     })),

@@ -5,6 +5,7 @@ import type { Db } from '../db/knex.ts';
 import type { Config } from '../core/config.ts';
 import type { RequestContext } from '../routers/context.ts';
 import { authenticate } from './auth.ts';
+import { foldedCreate } from './create-fold.ts';
 import { resolveProject } from './project.ts';
 import { restFacade, sendJson, bodyError, type FastFacade } from './rest.ts';
 import { urlIsValidUtf8 } from './json.ts';
@@ -140,7 +141,7 @@ export function createApp({ db, config, log = config.logFormat === 'json' ? json
   // (3–5% of the server's CPU under runs/create, --cpu-prof), nor the app's own router (its layer loop, parseurl and
   // path trimming: ~3% at 1 client). Anything else (encoded ids, templated paths, HEAD, the root mount, tRPC) goes
   // through express as before.
-  const direct = directProjectApi(app, facade.fast, [...metrics, begin, ...projectChain], answerError);
+  const direct = directProjectApi(app, facade.fast, [...metrics, begin], projectChain, answerError);
   const core = app as unknown as { handle(req: Request, res: Response, callback?: NextFunction): void };
   const handle = core.handle;
   core.handle = function (this: unknown, req, res, callback) {
@@ -157,16 +158,23 @@ type Middleware = (req: Request, res: Response, next: NextFunction) => unknown;
 
 /**
  * See createApp: for a request the facade has an exact handler for, what express's app.handle sets up (req.res,
- * res.req, its request/response prototypes, res.locals; the router's originalUrl, baseUrl and params), then `chain`
- * (as mounted with `:id`), the facade's body reader and the handler, a failure anywhere going to `fail`. False when
+ * res.req, its request/response prototypes, res.locals; the router's originalUrl, baseUrl and params), then `before`
+ * (the app's own middlewares), `chain` (auth and project, as mounted with `:id`), the facade's body reader and the handler, a failure anywhere going to `fail`. False when
  * the request is not one of these (express then takes it).
  */
-function directProjectApi(app: express.Express, facade: FastFacade, chain: Middleware[], fail: (err: unknown, req: Request, res: Response) => void) {
-  const steps = [...chain, facade.body];
+function directProjectApi(app: express.Express, facade: FastFacade, before: Middleware[], chain: Middleware[], fail: (err: unknown, req: Request, res: Response) => void) {
+  const steps = [...before, ...chain, facade.body];
+  // runs/create: its auth, project and body in one step, its handler wrapped (server/create-fold.ts)
+  const create = facade.lookup('POST', '/runs/create');
+  const fold = create && foldedCreate(chain, facade.body, create);
+  const createSteps = fold ? [...before, fold.step] : steps;
   return (req: Request, res: Response): boolean => {
     const m = PROJECT_API.exec(req.url);
-    const handler = m ? facade.lookup(req.method, m[2]!) : undefined;
-    if (!handler) return false;
+    const found = m ? facade.lookup(req.method, m[2]!) : undefined;
+    if (!found) return false;
+    const folded = fold && found === create;
+    const these = folded ? createSteps : steps;
+    const handler = folded ? fold.handler : found;
     req.res = res;
     res.req = req;
     Object.setPrototypeOf(req, app.request);
@@ -187,7 +195,7 @@ function directProjectApi(app: express.Express, facade: FastFacade, chain: Middl
     const next = (err?: unknown) => {
       if (err) return failed(err);
       try {
-        const mw = steps[i++];
+        const mw = these[i++];
         if (mw) return void settle(mw(req, res, next));
         req.params = {}; // as the facade's own mount sees them: the handler copies path parameters into the input
         settle(handler(req, res, next));

@@ -18,7 +18,8 @@ import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { INSERT_RUN, INSERT_RUN_SCRIPT, insertScriptTagsSql, insertTagsSql } from '../../db/runs.ts';
+import { INSERT_RUN, INSERT_RUN_FOLDED, insertScriptTagsSql, insertTagsSql } from '../../db/runs.ts';
+import { foldedExperimentBindings, type FoldedAuth } from '../../db/create-auth.ts';
 import { SQL_BY_ID } from '../../db/tokens.ts';
 import { SCRIPT_POOL_SIZE } from '../../db/hot.ts';
 import { createRunBody, fmt, scratchMysqlDatabase } from './common.ts';
@@ -147,14 +148,15 @@ async function measureServer(c: Child, kind: 'sqlite' | 'mysql'): Promise<Figure
 
 /**
  * The bare driver's runs/create: one function per call, on the database mltrack just used. `auth`: the same
- * statements mltrack issues (its one auth SELECT by token digest, then the transaction), in the same round trips (on
- * MySQL the transaction as one multi-statement query, as db/hot.ts sends it); without: the transaction alone.
+ * statements mltrack issues, in the same round trips: on SQLite its one auth SELECT by token digest, then the
+ * transaction; on MySQL the transaction as one multi-statement query whose run INSERT also checks the caller (as
+ * db/hot.ts and db/create-auth.ts send it, server/create-fold.ts). Without: the transaction alone, statement by statement.
  */
-type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
+export type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
 
 const digest = (token: string) => crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 
-function bareSqlite(file: string, token: string, auth: boolean): Bare {
+export function bareSqlite(file: string, token: string, auth: boolean): Bare {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -179,7 +181,7 @@ function bareSqlite(file: string, token: string, auth: boolean): Bare {
   };
 }
 
-async function bareMysql(url: string, clients: number, token: string, auth: boolean): Promise<Bare> {
+export async function bareMysql(url: string, clients: number, token: string, auth: boolean): Promise<Bare> {
   const u = new URL(url);
   const settings = {
     host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password),
@@ -188,16 +190,22 @@ async function bareMysql(url: string, clients: number, token: string, auth: bool
   const pool = mysql.createPool({ ...settings, connectionLimit: Math.min(clients, MYSQL_POOL) });
   const scripts = mysql.createPool({ ...settings, multipleStatements: true, connectionLimit: Math.min(clients, SCRIPT_POOL_SIZE) });
   const [[exp]] = (await pool.query('SELECT id, artifact_location FROM experiments WHERE project_id = 1 AND experiment_id = 0')) as any;
-  const script = ['BEGIN', INSERT_RUN_SCRIPT, insertScriptTagsSql(4), 'COMMIT'].join(';\n');
+  const script = ['BEGIN', INSERT_RUN_FOLDED, insertScriptTagsSql(4), 'COMMIT'].join(';\n');
+  // who the token is (mltrack's server used it a moment ago: its last_used_at is recent, as the folded check needs)
+  const [[who]] = (await pool.query(
+    'SELECT u.id, u.username, u.is_admin, t.scopes, p.path FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN projects p ON p.id = 1 WHERE t.token_digest = ?',
+    [digest(token)],
+  )) as any;
+  const caller: FoldedAuth = {
+    tokenDigest: digest(token), userId: who.id, username: who.username, isAdmin: Boolean(who.is_admin), scopes: who.scopes, projectId: 1, projectPath: who.path,
+  };
   return {
     one: async (i) => {
       const b = body(i);
       const uuid = crypto.randomUUID().replace(/-/g, '');
-      const run = [uuid, 1, exp.id, 1, b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`];
+      const run = [uuid, 1, ...foldedExperimentBindings(caller, exp.id), b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`];
       const tags = ['mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [t.key, t.value])];
       if (auth) {
-        const [rows] = (await pool.query(SQL_BY_ID, [1, digest(token)])) as any;
-        if (!rows.length) throw new Error('bare auth: no token row');
         await scripts.query(script, [...run, ...tags]);
         return;
       }
@@ -205,7 +213,7 @@ async function bareMysql(url: string, clients: number, token: string, auth: bool
       const conn = await pool.getConnection();
       try {
         await conn.query('BEGIN');
-        const [r] = (await conn.query(INSERT_RUN, [uuid, 1, b.run_name, 'bench', 1, b.start_time, run[8], exp.id, 1])) as any;
+        const [r] = (await conn.query(INSERT_RUN, [uuid, 1, b.run_name, 'bench', 1, b.start_time, run[run.length - 1], exp.id, 1])) as any;
         const id = r.insertId;
         await conn.query(insertTagsSql(4), [id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value])]);
         await conn.query('COMMIT');
