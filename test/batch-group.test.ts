@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { mlflowApi } from './helpers/mlflow.ts';
+import { derivedRows } from './helpers/metric-model.ts';
 import { batchGroupStats, holdRun, waitingFor } from '../db/batch-group.ts';
 
 /**
@@ -12,7 +13,6 @@ import { batchGroupStats, holdRun, waitingFor } from '../db/batch-group.ts';
  * answer it would have had alone.
  */
 
-const LEVELS = [5, 10, 15, 20];
 
 interface M { key: string; value: number; timestamp: number; step: number }
 interface B { metrics?: M[]; params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] }
@@ -56,37 +56,6 @@ describe.each(DB_KINDS)('log-batch group commit (%s)', (kind) => {
     return { metrics, latest, rollups, tags, params, name, nameTag };
   }
 
-  /** latest_metrics and rollups as computed here from the stored points themselves. */
-  function derived(metrics: { key: string; step: number; timestamp: number; value: number }[]) {
-    const order = (a: (typeof metrics)[0], b: (typeof metrics)[0]) => a.step - b.step || a.timestamp - b.timestamp || a.value - b.value;
-    const byKey = new Map<string, typeof metrics>();
-    for (const m of metrics) byKey.set(m.key, [...(byKey.get(m.key) ?? []), m]);
-    const latest = [...byKey].map(([key, ms]) => {
-      const top = [...ms].sort(order).at(-1)!;
-      return { key, value: top.value, timestamp: top.timestamp, step: top.step, is_nan: 0 };
-    }).sort((a, b) => a.key.localeCompare(b.key));
-    const rollups: Record<string, unknown>[] = [];
-    for (const [key, ms] of byKey) {
-      for (const lvl of LEVELS) {
-        const buckets = new Map<number, typeof metrics>();
-        for (const m of ms) {
-          const b = Math.floor(m.step / 2 ** lvl);
-          buckets.set(b, [...(buckets.get(b) ?? []), m]);
-        }
-        for (const [bucket, pts] of buckets) {
-          const sorted = [...pts].sort(order);
-          const f = sorted[0]!;
-          const l = sorted.at(-1)!;
-          rollups.push({
-            key, lvl, bucket, n: pts.length, vmin: Math.min(...pts.map((p) => p.value)), vmax: Math.max(...pts.map((p) => p.value)),
-            first_step: f.step, first_ts: f.timestamp, first_value: f.value, last_step: l.step, last_ts: l.timestamp, last_value: l.value,
-          });
-        }
-      }
-    }
-    rollups.sort((a: any, b: any) => a.key.localeCompare(b.key) || a.lvl - b.lvl || a.bucket - b.bucket);
-    return { latest, rollups };
-  }
 
   const fire = (runId: string, b: B) => api.post('/runs/log-batch', { run_id: runId, ...b }).then((r) => r);
 
@@ -138,7 +107,7 @@ describe.each(DB_KINDS)('log-batch group commit (%s)', (kind) => {
     expect(got).toEqual(await stored(sequential));
     expect(got.metrics).toHaveLength(200);
     expect(new Set(got.metrics.map((m: any) => `${m.key}/${m.step}/${m.timestamp}/${m.value}`)).size).toBe(200);
-    expect({ latest: got.latest, rollups: got.rollups }).toEqual(derived(got.metrics as any));
+    expect({ latest: got.latest, rollups: got.rollups }).toEqual(derivedRows(got.metrics as any));
     expect([got.name, got.nameTag]).toEqual(['named-5', 'named-5']);
     expect(got.tags).toEqual([
       { key: 'own0', value: '18' }, { key: 'own1', value: '19' }, { key: 'own2', value: '17' }, { key: 'shared', value: 'from 19' },
@@ -173,7 +142,7 @@ describe.each(DB_KINDS)('log-batch group commit (%s)', (kind) => {
     const got = await stored(runId);
     const steps = (b: number) => metricsOf(b).map((m) => `${m.key}/${m.step}/${m.timestamp}/${m.value}`);
     expect(got.metrics.map((m: any) => `${m.key}/${m.step}/${m.timestamp}/${m.value}`).sort()).toEqual([...steps(0), ...steps(2), ...steps(4)].sort());
-    expect({ latest: got.latest, rollups: got.rollups }).toEqual(derived(got.metrics as any));
+    expect({ latest: got.latest, rollups: got.rollups }).toEqual(derivedRows(got.metrics as any));
     expect(got.tags).toEqual([{ key: 't', value: '2' }]);
     expect(got.params).toEqual([{ key: 'bs', value: '32' }, { key: 'lr', value: '0.1' }, { key: 'wd', value: '0' }]);
   });
@@ -208,7 +177,7 @@ describe.each(DB_KINDS)('log-batch group commit (%s)', (kind) => {
     const got = await stored(runId);
     expect(got.metrics).toHaveLength(800);
     expect(new Set(got.metrics.map((m: any) => `${m.key}/${m.step}/${m.timestamp}/${m.value}`)).size).toBe(800);
-    expect({ latest: got.latest, rollups: got.rollups }).toEqual(derived(got.metrics as any));
+    expect({ latest: got.latest, rollups: got.rollups }).toEqual(derivedRows(got.metrics as any));
     expect(got.tags).toEqual(Array.from({ length: 20 }, (_, c) => ({ key: `client${c}`, value: '3' })).sort((a, b) => a.key.localeCompare(b.key)));
   });
 });

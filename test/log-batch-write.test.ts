@@ -3,6 +3,7 @@ import mysql from 'mysql2/promise';
 import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { mlflowApi } from './helpers/mlflow.ts';
+import { derivedRows } from './helpers/metric-model.ts';
 import { holdRun, waitingFor } from '../db/batch-group.ts';
 import { scriptTransaction } from '../db/script.ts';
 
@@ -13,7 +14,6 @@ import { scriptTransaction } from '../db/script.ts';
  * rollups are those computed here from the stored points themselves; a failed write leaves nothing behind.
  */
 
-const LEVELS = [5, 10, 15, 20];
 interface M { key: string; value: number; timestamp: number; step: number }
 
 /** `n` points of batch b: four keys, steps over several rollup buckets, values that tell the batches apart. */
@@ -54,33 +54,9 @@ describe.each(DB_KINDS)('log-batch writes of metrics alone (%s)', (kind) => {
     const distinct = new Map<string, M>();
     for (const m of sent) distinct.set(`${m.key}/${m.timestamp}/${m.step}/${m.value}`, m);
     const pts = [...distinct.values()];
-    const order = (a: M, b: M) => a.step - b.step || a.timestamp - b.timestamp || a.value - b.value;
     const metrics = pts.map((m) => ({ key: m.key, timestamp: m.timestamp, step: m.step, value: m.value, is_nan: 0 }))
       .sort((a, b) => a.key.localeCompare(b.key) || a.step - b.step || a.timestamp - b.timestamp || a.value - b.value);
-    const byKey = new Map<string, M[]>();
-    for (const m of pts) byKey.set(m.key, [...(byKey.get(m.key) ?? []), m]);
-    const latest = [...byKey].map(([key, ms]) => {
-      const top = [...ms].sort(order).at(-1)!;
-      return { key, value: top.value, timestamp: top.timestamp, step: top.step, is_nan: 0 };
-    }).sort((a, b) => a.key.localeCompare(b.key));
-    const rollups: Record<string, unknown>[] = [];
-    for (const [key, ms] of byKey) {
-      for (const lvl of LEVELS) {
-        const buckets = new Map<number, M[]>();
-        for (const m of ms) buckets.set(Math.floor(m.step / 2 ** lvl), [...(buckets.get(Math.floor(m.step / 2 ** lvl)) ?? []), m]);
-        for (const [bucket, bp] of buckets) {
-          const sorted = [...bp].sort(order);
-          const f = sorted[0]!;
-          const l = sorted.at(-1)!;
-          rollups.push({
-            key, lvl, bucket, n: bp.length, vmin: Math.min(...bp.map((p) => p.value)), vmax: Math.max(...bp.map((p) => p.value)),
-            first_step: f.step, first_ts: f.timestamp, first_value: f.value, last_step: l.step, last_ts: l.timestamp, last_value: l.value,
-          });
-        }
-      }
-    }
-    rollups.sort((a: any, b: any) => a.key.localeCompare(b.key) || a.lvl - b.lvl || a.bucket - b.bucket);
-    return { metrics, latest, rollups };
+    return { metrics, ...derivedRows(pts) };
   }
 
   it('a batch sent again, and one overlapping stored points, store each point once (history, latest values, rollups)', async () => {
