@@ -4,6 +4,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { mlflowApi } from './helpers/mlflow.ts';
 import { rollupDeltas, rollupBinds, type Pt } from '../db/rollups.ts';
 import { int64Col } from '../core/codecs.ts';
+import { rng } from './helpers/rng.ts';
 
 /**
  * log-batch's write path after the CPU work of issue 11: latest values and rollups are merged by the database in
@@ -14,14 +15,6 @@ import { int64Col } from '../core/codecs.ts';
 
 const MAX = 1.7976931348623157e308;
 
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Wire = number | 'NaN' | 'Infinity' | '-Infinity';
 interface Item { key: string; value: Wire; timestamp: number; step: number }

@@ -3,6 +3,7 @@ import { DB_KINDS } from './helpers/db.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { createMltrackClient } from '../client/index.ts';
 import { backfillRollups } from '../db/migrations/007_metric_rollups.ts';
+import { rng } from './helpers/rng.ts';
 
 /**
  * The UI's downsampled histories by step come from the rollups log-batch keeps (db/rollups.ts). Property: for random
@@ -13,16 +14,6 @@ import { backfillRollups } from '../db/migrations/007_metric_rollups.ts';
 
 const MAX = 1.7976931348623157e308;
 
-/** mulberry32: a seeded generator, so a failure repeats. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface P { step: number; ts: number; value: number | 'NaN' | 'Infinity' | '-Infinity' }
 

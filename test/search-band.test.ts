@@ -11,6 +11,7 @@ import { DB_KINDS, freshDb } from './helpers/db.ts';
 import { DOUBLE_MAX } from '../core/codecs.ts';
 import { searchRuns } from '../db/search/runs.ts';
 import type { ViewType } from '../core/entities.ts';
+import { rng } from './helpers/rng.ts';
 
 interface Spec {
   id: number;
@@ -23,15 +24,6 @@ interface Spec {
   p: string;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const stored = (v: number) => (v === Infinity ? DOUBLE_MAX : v === -Infinity ? -DOUBLE_MAX : v);
 
