@@ -1,15 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import http from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MYSQL_URL } from './helpers/db.ts';
-import { canRunPrivateMariadb, PrivateMariadb } from './helpers/private-mariadb.ts';
-import { freePort, startWriters, storedPoints, waitForAcks, type Outcome } from './helpers/load.ts';
+import { canRunPrivateMariadb, migratedPrivateMariadb, PrivateMariadb } from './helpers/private-mariadb.ts';
+import { startWriters, storedPoints, waitForAcks, type Outcome } from './helpers/load.ts';
 import { createDb, type Db } from '../db/knex.ts';
-import { migrateLatest } from '../db/migrate.ts';
 import { bootstrap } from '../server/bootstrap.ts';
 import { createApp } from '../server/app.ts';
 import { answerParserErrors } from '../server/http.ts';
@@ -60,13 +57,7 @@ describe.skipIf(!MYSQL_URL || !canRunPrivateMariadb)('database outage under load
   let port: number;
   let dataDir: string;
   beforeAll(async () => {
-    maria = new PrivateMariadb(await freePort());
-    await maria.start();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-outage-'));
-    const migrator = createDb(maria.url, dataDir, { timeoutMs: 0 });
-    await migrateLatest(migrator);
-    await migrator.destroy();
-    db = createDb(maria.url, dataDir, { timeoutMs: TIMEOUT_MS });
+    ({ maria, dataDir, db } = await migratedPrivateMariadb('outage', TIMEOUT_MS));
     await bootstrap(db, TOKEN);
     const config = loadConfig({ DATA_DIR: dataDir, MLTRACK_DB_TIMEOUT_MS: String(TIMEOUT_MS) });
     const app = createApp({ db, config, log: () => {} });

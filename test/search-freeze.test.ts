@@ -1,15 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import http from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MYSQL_URL } from './helpers/db.ts';
-import { canRunPrivateMariadb, PrivateMariadb } from './helpers/private-mariadb.ts';
-import { freePort } from './helpers/load.ts';
-import { createDb, type Db } from '../db/knex.ts';
-import { migrateLatest } from '../db/migrate.ts';
+import { canRunPrivateMariadb, migratedPrivateMariadb, PrivateMariadb } from './helpers/private-mariadb.ts';
+import type { Db } from '../db/knex.ts';
 import { bootstrap } from '../server/bootstrap.ts';
 import { createApp } from '../server/app.ts';
 import { answerParserErrors } from '../server/http.ts';
@@ -93,13 +89,7 @@ describe.skipIf(!MYSQL_URL || !canRunPrivateMariadb)('runs/search on a frozen My
   let freezeOn: RegExp | undefined;
 
   beforeAll(async () => {
-    maria = new PrivateMariadb(await freePort());
-    await maria.start();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-search-freeze-'));
-    const migrator = createDb(maria.url, dataDir, { timeoutMs: 0 });
-    await migrateLatest(migrator);
-    await migrator.destroy();
-    db = createDb(maria.url, dataDir, { timeoutMs: TIMEOUT_MS });
+    ({ maria, dataDir, db } = await migratedPrivateMariadb('search-freeze', TIMEOUT_MS));
     db.on('query', (q: { sql?: string }) => {
       if (freezeOn && q.sql && freezeOn.test(q.sql)) {
         freezeOn = undefined;

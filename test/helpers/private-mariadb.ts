@@ -3,6 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
+import { createDb } from '../../db/knex.ts';
+import { migrateLatest } from '../../db/migrate.ts';
+import { freePort } from './load.ts';
 
 /**
  * A MariaDB of a test's own (own port, own data dir under /tmp), to kill, freeze and restart: the shared one on
@@ -92,4 +95,18 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A private MariaDB on a free port, migrated (with no statement bound, as `npm start` migrates), a data dir of
+ * mltrack's own, and a knex pool bounded by `timeoutMs`, as a server's would be: what an outage test starts from.
+ */
+export async function migratedPrivateMariadb(name: string, timeoutMs: number) {
+  const maria = new PrivateMariadb(await freePort());
+  await maria.start();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `mltrack-${name}-`));
+  const migrator = createDb(maria.url, dataDir, { timeoutMs: 0 });
+  await migrateLatest(migrator);
+  await migrator.destroy();
+  return { maria, dataDir, db: createDb(maria.url, dataDir, { timeoutMs }) };
 }
