@@ -118,7 +118,12 @@ type ScriptPool = {
   getConnection(cb: (err: Error | null, conn: ScriptConn) => void): void;
   end(cb?: (err?: Error | null) => void): void;
 };
-type ScriptConn = MysqlConn & { release(): void; destroy(): void; query(opts: { sql: string; timeout?: number }, values: unknown[], cb: MysqlCallback): unknown };
+type ScriptConn = MysqlConn & {
+  release(): void;
+  destroy(): void;
+  escape(value: string): string;
+  query(opts: { sql: string; values: unknown[] | null; timeout?: number }, values: undefined, cb: MysqlCallback): unknown;
+};
 
 const scriptPools = new WeakMap<Db, Promise<ScriptPool | undefined>>();
 /** Databases whose script pool is open (the promise above resolved to a pool), for hasScriptPool. */
@@ -189,17 +194,55 @@ const toResult = (r: unknown): unknown => {
   return { changes: w.affectedRows ?? 0, insertId: Number(w.insertId ?? 0) } satisfies WriteResult;
 };
 
-function runScript(db: Db, pool: ScriptPool, statements: ScriptStatement[]): Promise<unknown[]> {
-  const timeout = Number(db.client.config.acquireConnectionTimeout);
-  const sql = ['BEGIN', ...statements.map((s) => s.sql), 'COMMIT'].join(';\n');
-  const bindings = statements.flatMap((s) => s.bindings);
-  announce(db, 'BEGIN', []);
-  for (const s of statements) announce(db, s.sql, s.bindings);
-  announce(db, 'COMMIT', []);
+/** The database's bound on a statement (MLTRACK_DB_TIMEOUT_MS, db/knex.ts), or Infinity. */
+const boundOf = (db: Db) => {
+  const t = Number(db.client.config.acquireConnectionTimeout);
+  return t > 0 && t < 2 ** 31 - 1 ? t : Infinity;
+};
+/** The bound passed before a connection of the pool was free: nothing was sent (a 503, as knex's acquire timeout). */
+const acquireTimeout = () => new Error('Unable to acquire a connection of the script pool within the database timeout');
+/** A connection that could not be had sent nothing: the script may run again (retryTransaction's lostBeforeCommit). */
+const notSent = (err: unknown) => (err as { notSent?: boolean }).notSent === true && isConnectionLost(err);
+
+/**
+ * One script on a connection of the pool: BEGIN, the statements `make` answers (given the connection's escaper, for
+ * callers that build their text), COMMIT, as one query; each statement's result in order. All of it, the wait for a
+ * connection included, ends by `deadline` (performance.now()): on a frozen server a request queued behind the pool's
+ * 4 stuck connections took twice the bound (test/outage.test.ts, 4,007 ms). Without values, the driver is told there
+ * is nothing to format (with a values array, even an empty one, mysql2 scans the whole text for `?`: ~70 kB for a
+ * 1000-point log-batch).
+ */
+function sendScript(db: Db, pool: ScriptPool, deadline: number, make: (escape: (s: string) => string) => ScriptStatement[]): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
+    let waiting = true;
+    const timer =
+      deadline < Infinity
+        ? setTimeout(() => {
+            waiting = false;
+            reject(acquireTimeout());
+          }, Math.max(0, deadline - performance.now()))
+        : undefined;
     pool.getConnection((err, conn) => {
+      if (!waiting) return err ? undefined : conn.release(); // too late: the caller had its answer
+      waiting = false;
+      clearTimeout(timer);
       if (err) return reject(Object.assign(err, { notSent: true }));
-      conn.query({ sql, ...(timeout < 2 ** 31 - 1 ? { timeout } : {}) }, bindings, (e, results) => {
+      const left = deadline - performance.now();
+      if (left < 1) return conn.release(), reject(acquireTimeout());
+      const timeout = left < Infinity ? { timeout: Math.ceil(left) } : {};
+      let statements: ScriptStatement[];
+      try {
+        statements = make((v) => conn.escape(v));
+      } catch (e) {
+        conn.release();
+        return reject(e);
+      }
+      const values = statements.flatMap((st) => st.bindings);
+      announce(db, 'BEGIN', []);
+      for (const st of statements) announce(db, st.sql, st.bindings);
+      announce(db, 'COMMIT', []);
+      const sql = ['BEGIN', ...statements.map((st) => st.sql), 'COMMIT'].join(';\n');
+      conn.query({ sql, values: values.length ? values : null, ...timeout }, undefined, (e, results) => {
         if (!e) {
           conn.release();
           return resolve((results as unknown[]).slice(1, -1).map(toResult));
@@ -209,7 +252,7 @@ function runScript(db: Db, pool: ScriptPool, statements: ScriptStatement[]): Pro
         if ((e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') return conn.destroy(), reject(e);
         if (isConnectionLost(e)) return conn.destroy(), reject(new ScriptOutcomeUnknown(e));
         // a statement failed: the ones after it did not run, the transaction is still open on the connection
-        conn.query({ sql: 'ROLLBACK' }, [], (rbErr) => {
+        conn.query({ sql: 'ROLLBACK', values: null, ...(deadline < Infinity ? { timeout: boundOf(db) } : {}) }, undefined, (rbErr) => {
           if (rbErr) conn.destroy();
           else conn.release();
           reject(e);
@@ -220,14 +263,24 @@ function runScript(db: Db, pool: ScriptPool, statements: ScriptStatement[]): Pro
 }
 
 /**
+ * The statements `make` answers in one transaction, sent as one query on the database's script pool, retried whole
+ * on a deadlock (as every transaction runner: db/tx.ts retryTransaction) and when no connection could be had, all
+ * within the database timeout; undefined where there is no script pool (SQLite, Galera). A connection that breaks
+ * while the script is out throws ScriptOutcomeUnknown: the caller finds out whether it committed.
+ */
+export async function scriptRun(db: Db, make: (escape: (s: string) => string) => ScriptStatement[], attempts = 10): Promise<unknown[] | undefined> {
+  const pool = await scriptPool(db);
+  if (!pool) return undefined;
+  const deadline = performance.now() + boundOf(db);
+  return retryTransaction(() => sendScript(db, pool, deadline, make), notSent, attempts);
+}
+
+/**
  * `statements` in one transaction, sent as one query on MySQL (see ScriptPool), retried whole on a deadlock as
  * hotTransaction does; the result of each statement in order (WriteResult or rows). Undefined where the database has
  * no script pool (SQLite, Galera): the caller runs its statements with hotTransaction. A connection that breaks
  * while the script is out throws ScriptOutcomeUnknown: the caller finds out whether it committed.
  */
-export async function hotScriptTransaction(db: Db, statements: ScriptStatement[], attempts = 10): Promise<unknown[] | undefined> {
-  const pool = await scriptPool(db);
-  if (!pool) return undefined;
-  // as hotTransaction: a connection that could not be had sent nothing, so the script may run again
-  return retryTransaction(() => runScript(db, pool, statements), (err) => (err as { notSent?: boolean }).notSent === true && isConnectionLost(err), attempts);
+export function hotScriptTransaction(db: Db, statements: ScriptStatement[], attempts = 10): Promise<unknown[] | undefined> {
+  return scriptRun(db, () => statements, attempts);
 }
