@@ -1,16 +1,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MYSQL_URL } from './helpers/db.ts';
-import { canRunPrivateMariadb, migratedPrivateMariadb, PrivateMariadb } from './helpers/private-mariadb.ts';
+import { canRunPrivateMariadb, migratedPrivateMariadb, PrivateMariadb, serveOutageApp } from './helpers/private-mariadb.ts';
 import { startWriters, storedPoints, waitForAcks, type Outcome } from './helpers/load.ts';
 import { createDb, type Db } from '../db/knex.ts';
-import { bootstrap } from '../server/bootstrap.ts';
-import { createApp } from '../server/app.ts';
-import { answerParserErrors } from '../server/http.ts';
-import { loadConfig } from '../core/config.ts';
 
 /**
  * A database outage under 8 concurrent writers (issue 9), on a MariaDB of this test's own:
@@ -58,14 +53,7 @@ describe.skipIf(!MYSQL_URL || !canRunPrivateMariadb)('database outage under load
   let dataDir: string;
   beforeAll(async () => {
     ({ maria, dataDir, db } = await migratedPrivateMariadb('outage', TIMEOUT_MS));
-    await bootstrap(db, TOKEN);
-    const config = loadConfig({ DATA_DIR: dataDir, MLTRACK_DB_TIMEOUT_MS: String(TIMEOUT_MS) });
-    const app = createApp({ db, config, log: () => {} });
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    answerParserErrors(server);
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await serveOutageApp(db, dataDir, TOKEN, TIMEOUT_MS));
   }, 120_000);
   afterAll(async () => {
     server?.close();

@@ -1,15 +1,10 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MYSQL_URL } from './helpers/db.ts';
-import { canRunPrivateMariadb, migratedPrivateMariadb, PrivateMariadb } from './helpers/private-mariadb.ts';
+import { canRunPrivateMariadb, migratedPrivateMariadb, PrivateMariadb, serveOutageApp } from './helpers/private-mariadb.ts';
 import type { Db } from '../db/knex.ts';
-import { bootstrap } from '../server/bootstrap.ts';
-import { createApp } from '../server/app.ts';
-import { answerParserErrors } from '../server/http.ts';
-import { loadConfig } from '../core/config.ts';
 
 /**
  * runs/search against a MariaDB frozen with SIGSTOP (issue 11), on a MariaDB of this test's own: before the search,
@@ -96,14 +91,7 @@ describe.skipIf(!MYSQL_URL || !canRunPrivateMariadb)('runs/search on a frozen My
         freezeNow();
       }
     });
-    await bootstrap(db, TOKEN);
-    const config = loadConfig({ DATA_DIR: dataDir, MLTRACK_DB_TIMEOUT_MS: String(TIMEOUT_MS) });
-    const app = createApp({ db, config, log: () => {} });
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    answerParserErrors(server);
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await serveOutageApp(db, dataDir, TOKEN, TIMEOUT_MS));
 
     // the experiment: RUNS runs of 4 metrics, 4 params and 2 tags each, created 8 at a time
     const { experiment_id } = await ok(port, '/experiments/create', { name: 'freeze' });

@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
-import { createDb } from '../../db/knex.ts';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createDb, type Db } from '../../db/knex.ts';
+import { bootstrap } from '../../server/bootstrap.ts';
+import { createApp } from '../../server/app.ts';
+import { answerParserErrors } from '../../server/http.ts';
+import { loadConfig } from '../../core/config.ts';
 import { migrateLatest } from '../../db/migrate.ts';
 import { freePort } from './load.ts';
 
@@ -109,4 +115,16 @@ export async function migratedPrivateMariadb(name: string, timeoutMs: number) {
   await migrateLatest(migrator);
   await migrator.destroy();
   return { maria, dataDir, db: createDb(maria.url, dataDir, { timeoutMs }) };
+}
+
+/** mltrack's app on `db` (bootstrapped with `token`), as a server with this database timeout runs it, on a free port. */
+export async function serveOutageApp(db: Db, dataDir: string, token: string, timeoutMs: number): Promise<{ server: Server; port: number }> {
+  await bootstrap(db, token);
+  const config = loadConfig({ DATA_DIR: dataDir, MLTRACK_DB_TIMEOUT_MS: String(timeoutMs) });
+  const app = createApp({ db, config, log: () => {} });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  answerParserErrors(server);
+  return { server, port: (server.address() as AddressInfo).port };
 }
