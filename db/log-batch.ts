@@ -104,14 +104,15 @@ async function mysqlMetricsOnly(db: Db, projectId: number, runUuid: string, metr
     return await scriptTransaction(db, (escape) => {
       const { rows, latest } = batchRows(metrics);
       const t = sqlText(escape);
+      // short variable names: the run's is in every row's text (@mltrack_run was 10 more bytes a row)
       const statements = [
-        'SET @mltrack_run = NULL, @mltrack_exp = NULL',
+        'SET @mlr = NULL, @mle = NULL',
         `SELECT IF(lifecycle_stage = 'active', id, NULL), experiment_id FROM runs WHERE run_uuid = ${escape(runUuid)} AND project_id = ${projectId} ` +
-          'INTO @mltrack_run, @mltrack_exp',
+          'INTO @mlr, @mle',
       ];
-      for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, '@mltrack_run', part));
-      statements.push(latestUpsertSql(t, '@mltrack_run', '@mltrack_exp', latest));
-      for (const sql of rollupUpsertSqls(t, '@mltrack_run', rollupDeltas(rows))) statements.push(sql);
+      for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, '@mlr', part));
+      statements.push(latestUpsertSql(t, '@mlr', '@mle', latest));
+      for (const sql of rollupUpsertSqls(t, '@mlr', rollupDeltas(rows))) statements.push(sql);
       return statements;
     });
   } catch (err) {

@@ -95,6 +95,14 @@ export function sqliteWrite(
 // ---- MySQL: statement text ----
 
 /**
+ * SQL text of a stored double (finite: storedDouble made it so): 17 significant digits, which name exactly one double,
+ * and MySQL's parser rounds correctly (test/log-batch-values.test.ts reads back random doubles, subnormals, ±DOUBLE_MAX
+ * exactly). toPrecision(17) was ~2x faster than the shortest text (String(v)): 1000 values ~0.13 vs ~0.24 ms.
+ * 0 and -0 as String gives them ("0": MySQL stores no -0 from a literal either way).
+ */
+export const doubleText = (v: number): string => (v !== 0 ? v.toPrecision(17) : String(v));
+
+/**
  * SQL text of a value the request gave: int64s and stored doubles are numbers (validated, finite: their JS text is
  * what mysql2's placeholders would send), strings (metric keys) go through the driver's escaper, once per key.
  * Building the text here instead of 6 placeholders a row: mysql2's format was 6% of the process, and the values
@@ -116,7 +124,7 @@ export function sqlText(escape: (s: string) => string) {
       return lastText;
     },
     /** a stored double (finite already) or NULL */
-    num: (v: number | null): string => (v === null ? 'NULL' : String(v)),
+    num: (v: number | null): string => (v === null ? 'NULL' : doubleText(v)),
   };
 }
 
@@ -127,12 +135,24 @@ const METRICS_INSERT = 'INSERT INTO metrics (run_id, `key`, `timestamp`, step, v
 /**
  * One multi-row INSERT of history rows (no ON DUPLICATE: a caller adds it, or lets a stored point fail the statement).
  * `runId` is the run's id as SQL: a number, or a session variable set by the statement before.
+ * Per row the text of its run and key is one piece per key, and a timestamp's and a step's text is made when it
+ * differs from the row before's (a batch is step after step, each for all its keys, at one timestamp): with one
+ * cache for both, each alternating timestamp and step missed it. 1000 rows: ~0.55 → ~0.25 ms (.tmp microbench).
  */
 export function metricsInsertSql(t: SqlText, runId: string, part: RowIn[]): string {
+  const heads = new Map<string, string>();
+  let ts: Int64 = NaN;
+  let tsText = '';
+  let step: Int64 = NaN;
+  let stepText = '';
   let sql = METRICS_INSERT;
   for (let i = 0; i < part.length; i++) {
     const r = part[i]!;
-    sql += `${i ? ',' : ''}(${runId},${t.key(r.key)},${t.int(r.ts)},${t.int(r.step)},${t.num(r.value)},${r.nan ? 1 : 0})`;
+    let head = heads.get(r.key);
+    if (head === undefined) heads.set(r.key, (head = `(${runId},${t.key(r.key)},`));
+    if (r.ts !== ts) tsText = String((ts = r.ts)) + ',';
+    if (r.step !== step) stepText = String((step = r.step)) + ',';
+    sql += (i ? ',' : '') + head + tsText + stepText + doubleText(r.value) + (r.nan ? ',1)' : ',0)');
   }
   return sql;
 }

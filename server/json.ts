@@ -4,8 +4,14 @@
  * parsing (the int64 schemas accept digit strings); BigInt values in an answer are emitted as bare digits.
  */
 
-// 16+ digits not after a '.' or another digit: an integer part too long for a double (fractions don't count)
-const LONG_DIGITS = /(?<![.\d])\d{16}/;
+/**
+ * Whether the text may hold an integer of 16+ digits (quoteLongIntegers then looks token by token): 16 digits after a
+ * character a JSON number can follow (':', ',', '[', whitespace) or a minus sign, or at the start. Strings may match
+ * too (harmless: the tokenizer skips them). A lookbehind (`(?<![.\d])\d{16}`) tried it at every digit, and a
+ * 1000-point log-batch has 16 of them in each value's fraction: 0.22 → 0.13 ms for such a 70 kB body.
+ */
+const LONG_DIGITS = /[:,[\s-]\d{16}/;
+const LEADING_LONG_DIGITS = /^\d{16}/;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /** Quotes every integer literal of 16 or more digits outside strings, so JSON.parse keeps all its digits. */
@@ -73,7 +79,7 @@ function quoteNonIntegerIds(text: string): string {
 
 export function parseJson(text: string): unknown {
   const ids = text.includes('"experiment_id') ? quoteNonIntegerIds(text) : text;
-  return JSON.parse(LONG_DIGITS.test(ids) ? quoteLongIntegers(ids) : ids);
+  return JSON.parse(LONG_DIGITS.test(ids) || LEADING_LONG_DIGITS.test(ids) ? quoteLongIntegers(ids) : ids);
 }
 
 /** Deepest nesting a request body may have. MLflow's deepest request (a logged-model search's order_by entries)
@@ -84,24 +90,35 @@ export const MAX_JSON_DEPTH = 64;
 /**
  * Why a parsed body cannot be used as it is, or undefined: nested deeper than MAX_JSON_DEPTH, or holding a string
  * (or key) that is not well-formed Unicode (a lone surrogate from a `\ud800` escape). Such strings are refused, never
- * stored changed. Iterative, so a deep value cannot overflow the stack here.
+ * stored changed. Recursive only down to MAX_JSON_DEPTH + 1 levels (a deeper value is refused before its children
+ * are looked at), so a deep value cannot overflow the stack here; without the [value, depth] pair a stack of them
+ * needed for each value, a 1000-point log-batch's body took ~0.2 → ~0.05 ms.
  */
 export function bodyProblem(value: unknown): string | undefined {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (!v.isWellFormed()) return 'The request holds a string that is not valid Unicode (a lone surrogate).';
-      continue;
-    }
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > MAX_JSON_DEPTH) return `The request body is nested too deeply (more than ${MAX_JSON_DEPTH} levels).`;
-    if (Array.isArray(v)) for (const x of v) stack.push([x, depth + 1]);
-    else
-      for (const k in v) {
-        if (!k.isWellFormed()) return 'The request holds a key that is not valid Unicode (a lone surrogate).';
-        stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+  return problemIn(value, 1);
+}
+
+function problemIn(v: unknown, depth: number): string | undefined {
+  if (typeof v === 'string') return v.isWellFormed() ? undefined : 'The request holds a string that is not valid Unicode (a lone surrogate).';
+  if (v === null || typeof v !== 'object') return undefined;
+  if (depth > MAX_JSON_DEPTH) return `The request body is nested too deeply (more than ${MAX_JSON_DEPTH} levels).`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object' || typeof x === 'string') {
+        const p = problemIn(x, depth + 1);
+        if (p !== undefined) return p;
       }
+    }
+    return undefined;
+  }
+  for (const k in v) {
+    if (!k.isWellFormed()) return 'The request holds a key that is not valid Unicode (a lone surrogate).';
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' || typeof x === 'string') {
+      const p = problemIn(x, depth + 1);
+      if (p !== undefined) return p;
+    }
   }
   return undefined;
 }

@@ -1,55 +1,51 @@
 // npx tsx scripts/bench/log-batch-cpu.ts sqlite|mysql — the server's own CPU per log-batch of 1000 points (issue 11
 // item 2, goal ≤ 3 ms) and of 10 points: the built server (`node dist/server/main.js`) in its own process, one
-// client, the process's utime+stime from /proc over the window.
-// Env: MLTRACK_BENCH_DIST=<dir> runs another build's server/main.js (A/B: copy an old dist/ to .tmp/dist-old, then
-// alternate); CPU_PROF=<dir> writes a --cpu-prof profile of the server; CPU_BATCHES (default 350) 1000-point batches
-// (6× as many of 10); CPU_SIZES=1000 or 10 measures one only (for a profile of one).
+// client, the process's CPU (all threads, /proc/<pid>/task/*/schedstat) over the window.
+// Env: DISTS=dist,.tmp/dist-old (or MLTRACK_BENCH_DIST=<dir>): each build's server is started (its own database) and
+// measured in turn, ROUNDS rounds (default 5, order reversed every other round), so that the load other processes
+// put on this shared machine falls on every build alike; prints each build's median and the median paired
+// difference to the first build. A copy of an old build needs package.json one level above it (cp package.json .tmp/).
+// CPU_PROF=<dir> writes a --cpu-prof profile of the first build's server (then one round); CPU_BATCHES (default 100)
+// 1000-point batches a round (6× as many of 10); CPU_SIZES=1000 or 10 measures one only (for a profile of one).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { execFileSync, spawn } from 'node:child_process';
-import { scratchMysqlDatabase } from './common.ts';
-import { Client, cpuMs, type SpawnedServer } from './procs.ts';
+import { scratchMysqlDatabase, median } from './common.ts';
+import { Client, type SpawnedServer } from './procs.ts';
 import { profileTop } from './create.ts';
 
 const kind = (process.argv[2] ?? 'sqlite') as 'sqlite' | 'mysql';
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const dist = path.resolve(ROOT, process.env.MLTRACK_BENCH_DIST || 'dist');
-if (!process.env.MLTRACK_BENCH_DIST) execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-server.mjs')], { stdio: 'inherit', cwd: ROOT });
-const N = Number(process.env.CPU_BATCHES || 350);
+const distList = process.env.DISTS || process.env.MLTRACK_BENCH_DIST;
+const dists = (distList || 'dist').split(',').map((d) => path.resolve(ROOT, d));
+if (!distList) execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-server.mjs')], { stdio: 'inherit', cwd: ROOT });
+const N = Number(process.env.CPU_BATCHES || 100);
+const PROF = process.env.CPU_PROF ? path.resolve(process.env.CPU_PROF) : undefined;
+const ROUNDS = PROF ? 1 : Number(process.env.ROUNDS || 5);
 
-const port = await new Promise<number>((resolve) => {
-  const s = http.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as { port: number }).port;
-    s.close(() => resolve(p));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
-});
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-cpu-'));
-const token = 'mltpat-cpu-bench-0123456789abcdef';
-const scratch = kind === 'mysql' ? await scratchMysqlDatabase(process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL!, 'mltrack_cpu') : undefined;
-const prof = process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.CPU_PROF)}`] : [];
-const proc = spawn(process.execPath, [...prof, ...(process.env.CPU_NODE_ARGS?.split(' ').filter(Boolean) ?? []), path.join(dist, 'server/main.js')], {
-  cwd: ROOT,
-  env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: scratch?.url ?? '', MLTRACK_INITIAL_TOKEN: token, MLTRACK_ACCESS_LOG: '0', MLTRACK_WORKERS: '1' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-let out = '';
-proc.stdout!.on('data', (d) => {
-  out += d;
-  if (process.env.CPU_NODE_ARGS) process.stdout.write(d);
-});
-const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-while (!/listening on/.test(out)) {
-  if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
-  await new Promise((r) => setTimeout(r, 50));
-}
-const s = { port, token, base: '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow' } as SpawnedServer;
-const c = new Client(s);
-const cpu = () => cpuMs([proc.pid!]);
 
-const { experiment_id } = await c.call('POST', '/experiments/create', { name: 'cpu' });
-const newRun = async () => (await c.call('POST', '/runs/create', { experiment_id, start_time: Date.now() })).run.info.run_id as string;
+/** CPU ms of all of a process's threads so far (schedstat: ns on a CPU). */
+function cpuMs(pid: number): number {
+  let sum = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      sum += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return sum / 1e6;
+}
+
 const ts0 = Date.now();
 /** A body as a client library sends it: 10 keys, `size / 10` steps. */
 const body = (runId: string, b: number, size: number) =>
@@ -57,33 +53,77 @@ const body = (runId: string, b: number, size: number) =>
     `{"run_id":"${runId}","metrics":[${Array.from({ length: size }, (_, i) => `{"key":"metric_${i % 10}","value":${Math.sin(b * size + i)},"timestamp":${ts0 + b},"step":${b * (size / 10) + Math.floor(i / 10)}}`).join(',')}]}`,
   );
 
-async function measure(size: number, batches: number, warm: number): Promise<{ cpu: number; wall: number }> {
-  const runId = await newRun();
-  const bodies = Array.from({ length: warm + batches }, (_, b) => body(runId, b, size));
-  for (let b = 0; b < warm; b++) await c.call('POST', '/runs/log-batch', bodies[b]);
-  const c0 = cpu();
-  const t0 = performance.now();
-  for (let b = warm; b < warm + batches; b++) await c.call('POST', '/runs/log-batch', bodies[b]);
-  return { cpu: (cpu() - c0) / batches, wall: (performance.now() - t0) / batches };
+async function start(dist: string, prof: boolean) {
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-cpu-'));
+  const token = 'mltpat-cpu-bench-0123456789abcdef';
+  const scratch = kind === 'mysql' ? await scratchMysqlDatabase(process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL!, 'mltrack_cpu') : undefined;
+  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : []), ...(process.env.CPU_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  const proc = spawn(process.execPath, [...args, path.join(dist, 'server/main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: scratch?.url ?? '', MLTRACK_INITIAL_TOKEN: token, MLTRACK_ACCESS_LOG: '0', MLTRACK_WORKERS: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  while (!/listening on/.test(out)) {
+    if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const c = new Client({ port, token, base: '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow' } as SpawnedServer);
+  const { experiment_id } = await c.call('POST', '/experiments/create', { name: 'cpu' });
+  let batch = 0;
+  /** n batches of `size` points into a new run, one at a time: CPU ms and wall ms per batch */
+  const measure = async (size: number, n: number) => {
+    const runId = (await c.call('POST', '/runs/create', { experiment_id, start_time: Date.now() })).run.info.run_id as string;
+    const bodies = Array.from({ length: n }, () => body(runId, batch++, size));
+    const c0 = cpuMs(proc.pid!);
+    const t0 = performance.now();
+    for (const b of bodies) await c.call('POST', '/runs/log-batch', b);
+    return { cpu: (cpuMs(proc.pid!) - c0) / n, wall: (performance.now() - t0) / n };
+  };
+  const close = async () => {
+    c.close();
+    proc.kill('SIGTERM');
+    await exited;
+    await scratch?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { dist, measure, close };
 }
 
-const sizes = (process.env.CPU_SIZES || '1000,10').split(',');
-const none = { cpu: NaN, wall: NaN };
-const big = sizes.includes('1000') ? await measure(1000, N, 50) : none;
-const small = sizes.includes('10') ? await measure(10, N * 6, 300) : none;
-console.log(
-  `[${kind}] server CPU per log-batch (${path.relative(ROOT, dist)}): 1000 points ${big.cpu.toFixed(2)} ms (goal ≤ 3; wall ${big.wall.toFixed(2)} ms) · ` +
-    `10 points ${small.cpu.toFixed(3)} ms (wall ${small.wall.toFixed(3)} ms), 1 client`,
-);
-c.close();
-proc.kill('SIGTERM');
-await exited;
-await scratch?.drop();
-if (process.env.CPU_PROF) {
+const sizes = (process.env.CPU_SIZES || '1000,10').split(',').map(Number);
+if (PROF) fs.mkdirSync(PROF, { recursive: true });
+const servers = [];
+for (const [i, d] of dists.entries()) servers.push(await start(d, !!PROF && i === 0));
+for (const s of servers) for (const size of sizes) await s.measure(size, size === 1000 ? 30 : 300); // warm-up: JIT, caches
+const results = new Map<string, { cpu: number[]; wall: number[] }>();
+for (let r = 0; r < ROUNDS; r++) {
+  for (const size of sizes) {
+    for (const s of r % 2 ? [...servers].reverse() : servers) {
+      const m = await s.measure(size, size === 1000 ? N : N * 6);
+      const key = `${servers.indexOf(s)}\t${size}`;
+      const l = results.get(key) ?? { cpu: [], wall: [] };
+      l.cpu.push(m.cpu);
+      l.wall.push(m.wall);
+      results.set(key, l);
+    }
+  }
+}
+for (const size of sizes) {
+  const of = (i: number) => results.get(`${i}\t${size}`)!;
+  console.log(
+    `[${kind}] server CPU per log-batch of ${size} points, 1 client, median of ${ROUNDS}×${size === 1000 ? N : N * 6}: ` +
+      servers.map((s, i) => `${path.relative(ROOT, s.dist)} ${median(of(i).cpu).toFixed(3)} ms (wall ${median(of(i).wall).toFixed(2)})`).join(' | ') +
+      servers.slice(1).map((_, j) => ` | ${j + 1}−0 paired median ${median(of(j + 1).cpu.map((x, k) => x - of(0).cpu[k]!)).toFixed(3)} ms`).join('') +
+      (size === 1000 ? ' (goal ≤ 3)' : ''),
+  );
+}
+for (const s of servers) await s.close();
+if (PROF) {
   // the newest profile in the directory: the server's, written at its exit
-  const dir = path.resolve(process.env.CPU_PROF);
-  const newest = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  const newest = fs.readdirSync(PROF).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(PROF, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   if (newest) for (const line of profileTop(newest, Number(process.env.CPU_PROF_TOP || 30))) console.log(line);
 }
-fs.rmSync(dataDir, { recursive: true, force: true });
 process.exit(0);
