@@ -9,11 +9,12 @@ import { rollupDeltas } from './rollups.ts';
 import { ScriptOutcomeUnknown } from './hot.ts';
 import { scriptTransaction } from './script.ts';
 import {
-  batchRows, latestUpsertSql, metricsInsertSql, rollupUpsertSqls, sqliteWrite, sqlText, type MetricIn, type RowIn, type SqliteConn,
+  batchRows, latestUpsertSql, metricsInsertSql, ResendSeen, rollupUpsertSqls, sqliteWrite, sqlText, type MetricIn, type RowIn, type SqliteConn,
 } from './metric-rows.ts';
 import type { DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
 export type { MetricIn } from './metric-rows.ts';
+export { ResendSeen } from './metric-rows.ts';
 
 type Batch = { metrics: MetricIn[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[] };
 
@@ -60,7 +61,7 @@ const sqliteFixed = new WeakMap<SqliteConn, { begin: any; commit: any; rollback:
  */
 async function sqliteMetricsOnly(db: Db, projectId: number, runUuid: string, metrics: MetricIn[]): Promise<void> {
   const { rows, latest } = batchRows(metrics);
-  const once = () =>
+  const once = (careful: boolean) =>
     gatedWrite(db, async () => {
       const conn = (await db.client.acquireConnection()) as SqliteConn;
       try {
@@ -72,7 +73,7 @@ async function sqliteMetricsOnly(db: Db, projectId: number, runUuid: string, met
         st.begin.run();
         try {
           const run = activeRun(st.run.get(runUuid, projectId) as RunCheck | undefined, runUuid);
-          sqliteWrite(conn, run.id, run.experimentKey, rows, latest, rollupDeltas);
+          sqliteWrite(conn, run.id, run.experimentKey, rows, latest, rollupDeltas, careful);
           st.commit.run();
         } catch (err) {
           if (conn.inTransaction) st.rollback.run();
@@ -82,8 +83,13 @@ async function sqliteMetricsOnly(db: Db, projectId: number, runUuid: string, met
         await db.client.releaseConnection(conn);
       }
     });
-  // SQLite runs in this process: no connection to lose
-  return retryTransaction(once, () => false, 10);
+  // SQLite runs in this process: no connection to lose. A batch that met stored points: again, point by point.
+  try {
+    return await retryTransaction(() => once(false), () => false, 10);
+  } catch (err) {
+    if (!(err instanceof ResendSeen)) throw err;
+  }
+  return retryTransaction(() => once(true), () => false, 10);
 }
 
 // ---- MySQL: metrics alone, one round trip ----
@@ -158,7 +164,7 @@ async function logBatchInTransaction(db: Db, projectId: number, runUuid: string,
         const { rows, latest } = batchRows(batch.metrics);
         const conn = await (trx as unknown as { client: { acquireConnection(): Promise<unknown> } }).client.acquireConnection();
         if (mysql) await mysqlWrite(conn as MysqlConn, runId, Number(run.experiment_key), rows, latest, careful);
-        else sqliteWrite(conn as SqliteConn, runId, Number(run.experiment_key), rows, latest, rollupDeltas);
+        else sqliteWrite(conn as SqliteConn, runId, Number(run.experiment_key), rows, latest, rollupDeltas, careful);
       }
       for (const part of chunk(newParams, INSERT_CHUNK)) {
         await trx<DbRunKeyValueRow>('params').insert(part.map((p) => ({ run_id: runId, key: p.key, value: p.value })));
@@ -178,7 +184,7 @@ async function logBatchInTransaction(db: Db, projectId: number, runUuid: string,
     try {
       return await retryOnDuplicateKey(attempt);
     } catch (err) {
-      // MySQL: the batch met points already stored; again, reading them first (they are then locked: once is enough)
+      // the batch met points already stored; again, the careful way (MySQL: reading them first, then locked: once is enough)
       if (!(err instanceof ResendSeen) || i >= 2) throw err;
       careful = true;
     }
@@ -204,8 +210,6 @@ function q(conn: MysqlConn, sql: string, values?: unknown[]): Promise<any> {
 /** A point's identity, MLflow's dedup rule (the history's primary key): key, timestamp, step, value, NaN. */
 const pointId = (r: RowIn) => `${r.key}\u0000${r.ts}\u0000${r.step}\u0000${r.value}\u0000${r.nan}`;
 
-/** A batch that met points already stored, on MySQL: run again reading them first (see mysqlWrite). */
-export class ResendSeen extends Error {}
 
 const MYSQL_ROWS = 4000; // ~60 bytes a row: a statement stays far below max_allowed_packet (16 MB)
 

@@ -5,7 +5,7 @@
 // measured in turn, ROUNDS rounds (default 5, order reversed every other round), so that the load other processes
 // put on this shared machine falls on every build alike; prints each build's median and the median paired
 // difference to the first build. A copy of an old build needs package.json one level above it (cp package.json .tmp/).
-// CPU_PROF=<dir> writes a --cpu-prof profile of the first build's server (then one round); CPU_BATCHES (default 100)
+// NODE_ARGS_<i>: node options for the i-th build's server. CPU_PROF=<dir> writes a --cpu-prof profile of the first build's server (then one round); CPU_BATCHES (default 100)
 // 1000-point batches a round (6× as many of 10); CPU_SIZES=1000 or 10 measures one only (for a profile of one).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +46,12 @@ function cpuMs(pid: number): number {
   return sum / 1e6;
 }
 
+/** The kernel's share of a process's CPU so far, ms (/proc/<pid>/stat, 10 ms ticks): socket reads and writes, fsync. */
+function sysMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) * 10;
+}
+
 const ts0 = Date.now();
 /** A body as a client library sends it: 10 keys, `size / 10` steps. */
 const body = (runId: string, b: number, size: number) =>
@@ -53,19 +59,22 @@ const body = (runId: string, b: number, size: number) =>
     `{"run_id":"${runId}","metrics":[${Array.from({ length: size }, (_, i) => `{"key":"metric_${i % 10}","value":${Math.sin(b * size + i)},"timestamp":${ts0 + b},"step":${b * (size / 10) + Math.floor(i / 10)}}`).join(',')}]}`,
   );
 
-async function start(dist: string, prof: boolean) {
+async function start(dist: string, prof: boolean, extra: string[]) {
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrack-cpu-'));
   const token = 'mltpat-cpu-bench-0123456789abcdef';
   const scratch = kind === 'mysql' ? await scratchMysqlDatabase(process.env.MLTRACK_BENCH_MYSQL_URL || process.env.MLTRACK_TEST_MYSQL_URL!, 'mltrack_cpu') : undefined;
-  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : []), ...(process.env.CPU_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : []), ...(process.env.CPU_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...extra];
   const proc = spawn(process.execPath, [...args, path.join(dist, 'server/main.js')], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: scratch?.url ?? '', MLTRACK_INITIAL_TOKEN: token, MLTRACK_ACCESS_LOG: '0', MLTRACK_WORKERS: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
+  proc.stdout!.on('data', (d) => {
+    out += d;
+    if (process.env.CPU_NODE_ARGS) process.stdout.write(d); // e.g. --trace-gc
+  });
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
   while (!/listening on/.test(out)) {
     if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
@@ -79,9 +88,10 @@ async function start(dist: string, prof: boolean) {
     const runId = (await c.call('POST', '/runs/create', { experiment_id, start_time: Date.now() })).run.info.run_id as string;
     const bodies = Array.from({ length: n }, () => body(runId, batch++, size));
     const c0 = cpuMs(proc.pid!);
+    const s0 = sysMs(proc.pid!);
     const t0 = performance.now();
     for (const b of bodies) await c.call('POST', '/runs/log-batch', b);
-    return { cpu: (cpuMs(proc.pid!) - c0) / n, wall: (performance.now() - t0) / n };
+    return { cpu: (cpuMs(proc.pid!) - c0) / n, sys: (sysMs(proc.pid!) - s0) / n, wall: (performance.now() - t0) / n };
   };
   const close = async () => {
     c.close();
@@ -90,22 +100,25 @@ async function start(dist: string, prof: boolean) {
     await scratch?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
-  return { dist, measure, close };
+  return { dist: dist + (extra.length ? ` (${extra.join(' ')})` : ''), measure, close };
 }
 
 const sizes = (process.env.CPU_SIZES || '1000,10').split(',').map(Number);
 if (PROF) fs.mkdirSync(PROF, { recursive: true });
 const servers = [];
-for (const [i, d] of dists.entries()) servers.push(await start(d, !!PROF && i === 0));
+/** NODE_ARGS_<i>: node options of the i-th build's server (the same build twice with two flags is an A/B too) */
+const nodeArgs = (i: number) => process.env[`NODE_ARGS_${i}`]?.split(' ').filter(Boolean) ?? [];
+for (const [i, d] of dists.entries()) servers.push(await start(d, !!PROF && i === 0, nodeArgs(i)));
 for (const s of servers) for (const size of sizes) await s.measure(size, size === 1000 ? 30 : 300); // warm-up: JIT, caches
-const results = new Map<string, { cpu: number[]; wall: number[] }>();
+const results = new Map<string, { cpu: number[]; sys: number[]; wall: number[] }>();
 for (let r = 0; r < ROUNDS; r++) {
   for (const size of sizes) {
     for (const s of r % 2 ? [...servers].reverse() : servers) {
       const m = await s.measure(size, size === 1000 ? N : N * 6);
       const key = `${servers.indexOf(s)}\t${size}`;
-      const l = results.get(key) ?? { cpu: [], wall: [] };
+      const l = results.get(key) ?? { cpu: [], sys: [], wall: [] };
       l.cpu.push(m.cpu);
+      l.sys.push(m.sys);
       l.wall.push(m.wall);
       results.set(key, l);
     }
@@ -115,7 +128,7 @@ for (const size of sizes) {
   const of = (i: number) => results.get(`${i}\t${size}`)!;
   console.log(
     `[${kind}] server CPU per log-batch of ${size} points, 1 client, median of ${ROUNDS}×${size === 1000 ? N : N * 6}: ` +
-      servers.map((s, i) => `${path.relative(ROOT, s.dist)} ${median(of(i).cpu).toFixed(3)} ms (wall ${median(of(i).wall).toFixed(2)})`).join(' | ') +
+      servers.map((s, i) => `${path.relative(ROOT, s.dist) || '.'} ${median(of(i).cpu).toFixed(3)} ms (system ${median(of(i).sys).toFixed(2)}; wall ${median(of(i).wall).toFixed(2)})`).join(' | ') +
       servers.slice(1).map((_, j) => ` | ${j + 1}−0 paired median ${median(of(j + 1).cpu.map((x, k) => x - of(0).cpu[k]!)).toFixed(3)} ms`).join('') +
       (size === 1000 ? ' (goal ≤ 3)' : ''),
   );
