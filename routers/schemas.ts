@@ -218,19 +218,27 @@ export function withFastPath<T extends z.ZodArray<z.ZodType>>(schema: T, fast: (
 /**
  * The Metric items of a log-batch that `{key, value, timestamp, step?}` parses without a transform to speak of: a
  * non-empty string key, a finite JSON number value, safe-integer timestamp and step (absent: 0). What zod's metric
- * schema answers for them, built directly; undefined for anything else (strings for numbers, int64 beyond 2^53, nulls,
- * missing fields), which zod then parses.
+ * schema answers for them, in the parsed items themselves (an absent step set to 0, a -0 timestamp or step to 0, as
+ * int64's BigInt round trip makes it; keys zod would drop are left, and nothing reads them); undefined for anything
+ * else (strings for numbers, int64 beyond 2^53, nulls, missing fields), which zod then parses, before anything was
+ * changed. Not copying the items: 1000 objects (~80 kB) fewer a 1000-point batch, alive for the whole request.
  */
 export function plainMetrics(items: unknown[]): { key: string; value: number; timestamp: Int64; step: Int64 }[] | undefined {
-  const out: { key: string; value: number; timestamp: Int64; step: Int64 }[] = new Array(items.length);
+  let fix = false;
   for (let i = 0; i < items.length; i++) {
     const m = items[i];
     if (m === null || typeof m !== 'object' || Array.isArray(m)) return undefined;
     const { key, value, timestamp, step } = m as Record<string, unknown>;
     if (typeof key !== 'string' || key === '' || typeof value !== 'number' || !Number.isFinite(value)) return undefined;
     if (!Number.isSafeInteger(timestamp) || (step !== undefined && !Number.isSafeInteger(step))) return undefined;
-    // + 0: -0 becomes 0, as int64's BigInt round trip makes it
-    out[i] = { key, value, timestamp: (timestamp as number) + 0, step: step === undefined ? 0 : (step as number) + 0 };
+    if (step === undefined || Object.is(step, -0) || Object.is(timestamp, -0)) fix = true;
   }
-  return out;
+  if (fix) {
+    for (const item of items) {
+      const m = item as { timestamp: number; step?: number };
+      m.timestamp += 0;
+      m.step = m.step === undefined ? 0 : m.step + 0;
+    }
+  }
+  return items as { key: string; value: number; timestamp: Int64; step: Int64 }[];
 }
