@@ -77,9 +77,40 @@ function quoteNonIntegerIds(text: string): string {
     .replace(ID_LIST, (_m, open: string, items: string) => open + items.replace(LIST_ITEM, (x) => (x.startsWith('"') ? x : quoteIfNotInteger(x))) + ']');
 }
 
+/**
+ * The text parsed as it is first: a value without any number of 15+ digits (|v| ≥ 1e15, which any integer literal
+ * of 16+ digits is) had no literal to quote, and is the answer. Otherwise (or if the text does not parse) as before:
+ * the pre-check on the text, the long integers quoted, parsed again. The pre-check's scan of a 1000-point
+ * log-batch's 70 kB was ~0.1 ms; the walk of its parsed value ~0.03 ms.
+ */
 export function parseJson(text: string): unknown {
   const ids = text.includes('"experiment_id') ? quoteNonIntegerIds(text) : text;
+  try {
+    const value: unknown = JSON.parse(ids);
+    if (!hasLargeNumber(value, 1)) return value;
+  } catch {
+    // the quoted text may parse (a long integer where a key was): as before
+  }
   return JSON.parse(LONG_DIGITS.test(ids) || LEADING_LONG_DIGITS.test(ids) ? quoteLongIntegers(ids) : ids);
+}
+
+/** Whether a parsed value holds a number of magnitude ≥ 1e15 (or is nested beyond MAX_JSON_DEPTH: not looked into). */
+function hasLargeNumber(v: unknown, depth: number): boolean {
+  if (typeof v === 'number') return v >= 1e15 || v <= -1e15;
+  if (v === null || typeof v !== 'object') return false;
+  if (depth > MAX_JSON_DEPTH) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if ((typeof x === 'number' || typeof x === 'object') && hasLargeNumber(x, depth + 1)) return true;
+    }
+    return false;
+  }
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if ((typeof x === 'number' || typeof x === 'object') && hasLargeNumber(x, depth + 1)) return true;
+  }
+  return false;
 }
 
 /** Deepest nesting a request body may have. MLflow's deepest request (a logged-model search's order_by entries)
