@@ -63,7 +63,7 @@ function prepareSqlite(conn: SqliteConn) {
         'WHERE (excluded.step, excluded."timestamp", excluded.value) >= (latest_metrics.step, latest_metrics."timestamp", latest_metrics.value)',
     ),
     /** multi-row INSERTs of one key's rows by their number (sqliteWrite) */
-    insMetrics: new Map<number, BetterSqlite3.Statement>(),
+    insMetrics: new Map<number, MultiInsert>(),
     putRollup: conn.prepare(
       `INSERT INTO metric_rollups (${cols}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (run_id, "key", lvl, bucket) DO UPDATE SET ` +
         rollupMergeSql((c) => `"${c}"`, (c) => `excluded."${c}"`),
@@ -87,15 +87,21 @@ export class ResendSeen extends Error {}
  */
 const SQLITE_KEY_ROWS = 50;
 
-function multiInsert(conn: SqliteConn, cache: Map<number, BetterSqlite3.Statement>, n: number): BetterSqlite3.Statement {
-  let st = cache.get(n);
-  if (!st) {
-    st = conn.prepare(
+interface MultiInsert {
+  st: BetterSqlite3.Statement;
+  /** its values, refilled for each run (SQLite is synchronous: one user at a time) */
+  binds: unknown[];
+}
+
+function multiInsert(conn: SqliteConn, cache: Map<number, MultiInsert>, n: number): MultiInsert {
+  let m = cache.get(n);
+  if (!m) {
+    const st = conn.prepare(
       'INSERT INTO metrics (run_id, "key", "timestamp", step, value, is_nan) VALUES ' + Array(n).fill('(?, ?, ?, ?, ?, ?)').join(', ') + ' ON CONFLICT DO NOTHING',
     );
-    cache.set(n, st);
+    cache.set(n, (m = { st, binds: new Array(n * 6) }));
   }
-  return st;
+  return m;
 }
 
 /**
@@ -138,7 +144,8 @@ export function sqliteWrite(
           const r = l[at]!;
           changes = ins.run(runId, key, r.ts, r.step, r.value, r.nan ? 1 : 0).changes;
         } else {
-          const binds: unknown[] = new Array(n * 6);
+          const m = multiInsert(conn, st.insMetrics, n);
+          const binds = m.binds;
           for (let j = 0, o = 0; j < n; j++, o += 6) {
             const r = l[at + j]!;
             binds[o] = runId;
@@ -148,7 +155,7 @@ export function sqliteWrite(
             binds[o + 4] = r.value;
             binds[o + 5] = r.nan ? 1 : 0;
           }
-          changes = multiInsert(conn, st.insMetrics, n).run(binds).changes;
+          changes = m.st.run(binds).changes;
         }
         if (changes !== n) throw new ResendSeen();
       }
