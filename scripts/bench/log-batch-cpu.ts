@@ -5,8 +5,9 @@
 // measured in turn, ROUNDS rounds (default 5, order reversed every other round), so that the load other processes
 // put on this shared machine falls on every build alike; prints each build's median and the median paired
 // difference to the first build. A copy of an old build needs package.json one level above it (cp package.json .tmp/).
-// NODE_ARGS_<i>: node options for the i-th build's server. CPU_PROF=<dir> writes a --cpu-prof profile of the first build's server (then one round); CPU_BATCHES (default 100)
-// 1000-point batches a round (6× as many of 10); CPU_SIZES=1000 or 10 measures one only (for a profile of one).
+// NODE_ARGS_<i>: node options for the i-th build's server. CPU_PROF=<dir> writes a --cpu-prof profile of the first
+// build's server (then one round); CPU_BATCHES (default 100) 1000-point batches a round (6× as many of 10); CPU_SIZES=1000 or 10 measures one only (for a profile of one);
+// CPU_CLIENTS=4 (or 20) clients at once: 1000-point batches each into its own run, 10-point ones all into one.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,8 @@ if (!distList) execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-se
 const N = Number(process.env.CPU_BATCHES || 100);
 const PROF = process.env.CPU_PROF ? path.resolve(process.env.CPU_PROF) : undefined;
 const ROUNDS = PROF ? 1 : Number(process.env.ROUNDS || 5);
+/** CPU_CLIENTS (1): clients at once; wall is then per batch of all of them (the inverse of the rate) */
+const CLIENTS = Number(process.env.CPU_CLIENTS || 1);
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -80,21 +83,33 @@ async function start(dist: string, prof: boolean, extra: string[]) {
     if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const c = new Client({ port, token, base: '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow' } as SpawnedServer);
+  const target = { port, token, base: '/api/v4/projects/1/ml/mlflow/api/2.0/mlflow' } as SpawnedServer;
+  const c = new Client(target);
+  const pool = Array.from({ length: CLIENTS }, () => new Client(target));
   const { experiment_id } = await c.call('POST', '/experiments/create', { name: 'cpu' });
   let batch = 0;
-  /** n batches of `size` points into a new run, one at a time: CPU ms and wall ms per batch */
+  const newRun = async () => (await c.call('POST', '/runs/create', { experiment_id, start_time: Date.now() })).run.info.run_id as string;
+  /**
+   * n batches of `size` points, one at a time from each of CLIENTS clients: 1000-point batches each client into its
+   * own new run, 10-point ones all into one new run (issue 11's figures); CPU ms and wall ms per batch.
+   */
   const measure = async (size: number, n: number) => {
-    const runId = (await c.call('POST', '/runs/create', { experiment_id, start_time: Date.now() })).run.info.run_id as string;
-    const bodies = Array.from({ length: n }, () => body(runId, batch++, size));
+    const one = await newRun();
+    const runs = size === 10 ? pool.map(() => one) : [one, ...(await Promise.all(pool.slice(1).map(() => newRun())))];
+    const per = Math.ceil(n / CLIENTS);
+    const bodies = runs.map((runId) => Array.from({ length: per }, () => body(runId, batch++, size)));
     const c0 = cpuMs(proc.pid!);
     const s0 = sysMs(proc.pid!);
     const t0 = performance.now();
-    for (const b of bodies) await c.call('POST', '/runs/log-batch', b);
-    return { cpu: (cpuMs(proc.pid!) - c0) / n, sys: (sysMs(proc.pid!) - s0) / n, wall: (performance.now() - t0) / n };
+    await Promise.all(pool.map(async (client, i) => {
+      for (const b of bodies[i]!) await client.call('POST', '/runs/log-batch', b);
+    }));
+    const done = per * CLIENTS;
+    return { cpu: (cpuMs(proc.pid!) - c0) / done, sys: (sysMs(proc.pid!) - s0) / done, wall: (performance.now() - t0) / done };
   };
   const close = async () => {
     c.close();
+    for (const x of pool) x.close();
     proc.kill('SIGTERM');
     await exited;
     await scratch?.drop();
@@ -127,7 +142,7 @@ for (let r = 0; r < ROUNDS; r++) {
 for (const size of sizes) {
   const of = (i: number) => results.get(`${i}\t${size}`)!;
   console.log(
-    `[${kind}] server CPU per log-batch of ${size} points, 1 client, median of ${ROUNDS}×${size === 1000 ? N : N * 6}: ` +
+    `[${kind}] server CPU per log-batch of ${size} points, ${CLIENTS} client(s)${size === 10 && CLIENTS > 1 ? ' into one run' : ''}, median of ${ROUNDS}×${size === 1000 ? N : N * 6}: ` +
       servers.map((s, i) => `${path.relative(ROOT, s.dist) || '.'} ${median(of(i).cpu).toFixed(3)} ms (system ${median(of(i).sys).toFixed(2)}; wall ${median(of(i).wall).toFixed(2)})`).join(' | ') +
       servers.slice(1).map((_, j) => ` | ${j + 1}−0 paired median ${median(of(j + 1).cpu.map((x, k) => x - of(0).cpu[k]!)).toFixed(3)} ms`).join('') +
       (size === 1000 ? ' (goal ≤ 3)' : ''),
