@@ -48,9 +48,11 @@ const WIRE_INPUT_TAGS =
  * GROUP_CONCAT cuts its text at the session's group_concat_max_len (set on each connection, GROUP_CONCAT_SESSION) and
  * at max_allowed_packet: a text that long is read again as rows.
  *
- * Measured (MariaDB, a 1000-run page of the search bench, paging 4 times through 25,000 runs, same process, against
- * all four tables as rows): this process's CPU a page 68 → 40 ms (most of it was creating and collecting 30,000 row
- * arrays), MariaDB's ~36 → ~41 ms, pages no slower on a quiet machine.
+ * Measured (MariaDB, 1000-run pages of the search bench, paging through 25,000 runs 6 times, same process, alternating
+ * with all four tables read as rows): this process's CPU a page 66-76 → 40-44 ms (most of it was creating and
+ * collecting 30,000 row arrays), MariaDB's ~35 → ~41 ms (quiet); machine loaded (load 6-8, 2 cores): later pages
+ * median 145 → 99 ms, slowest page 274 → 163 ms, paging 3.74 → 2.57 s; moderately loaded: 90 → 85, 165 → 125 ms,
+ * 2.41 → 2.15 s. Rows streamed one by one instead (no row kept past its run) gave 56 ms of CPU: no better.
  */
 const DMAX = '1.7976931348623157e308';
 const kvArray = (table: string) =>
