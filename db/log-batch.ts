@@ -22,12 +22,12 @@ type Batch = import('./sqlite-batch.ts').Batch;
  * were logged before (same key, timestamp, step and value) are not duplicated, so a retried batch is harmless.
  *
  * On SQLite every batch is one transaction of cached prepared statements on the driver's connection, without knex's
- * transaction and query builder (db/sqlite-batch.ts). On MySQL a batch of metrics alone (what training loops send) is
- * the run's check and the whole write as one multi-statement round trip (db/script.ts) instead of 6.
+ * transaction and query builder (db/sqlite-batch.ts). On MySQL a batch is the run's check and the whole write as one
+ * multi-statement round trip (db/script.ts) instead of 6-8; what that way cannot decide goes the careful way.
  */
 export async function logBatch(db: Db, projectId: number, runUuid: string, batch: Batch): Promise<void> {
   if (!isMysql(db)) return sqliteLogBatch(db, projectId, runUuid, batch);
-  if (batch.metrics.length && !batch.params.length && !batch.tags.length && (await mysqlMetricsOnly(db, projectId, runUuid, batch.metrics))) return;
+  if (await mysqlScriptBatch(db, projectId, runUuid, batch)) return;
   return logBatchInTransaction(db, projectId, runUuid, batch, false);
 }
 
@@ -35,35 +35,55 @@ export async function logBatch(db: Db, projectId: number, runUuid: string, batch
 
 /**
  * The whole write as one query: BEGIN, the run's row into session variables, the history rows, the latest values,
- * the rollups, COMMIT. The run's id is NULL when the run is not in the project or not active, which fails the history
- * INSERT (1048, a NULL run_id; 1452 where a lax sql_mode made it 0), as does a point already stored (1062: a client's
- * retry, or a point repeated in the request; the INSERT has no ON DUPLICATE clause) — before the statements after it
- * ran. The transaction is then rolled back and the batch goes the careful way (logBatchInTransaction: the run's
- * answer, 404 or 400; the stored points read first, so that rollups count each point once). A connection lost while
- * the script was out leaves its outcome unknown: the careful way is right either way (it finds the points if they
- * were committed and adds nothing twice). False where there is no script pool (Galera).
+ * the rollups, the params, the tags, COMMIT. Every statement's run_id is the run's id from that SELECT, which is NULL
+ * when the run is not in the project or not active: the first INSERT then fails (1048, a NULL run_id; 1452 where a
+ * lax sql_mode made it 0). A point already stored (1062: a client's retry, or a point repeated in the request; the
+ * INSERT has no ON DUPLICATE clause) fails it too, and so does a param already stored, with the same value or another
+ * one (a plain INSERT: MLflow's rule needs the stored value, so only the careful way answers it). Then the transaction
+ * is rolled back and the batch goes the careful way (logBatchInTransaction: the run's answer, 404 or 400; params
+ * compared with the stored ones; the stored points read first, so that rollups count each point once). A connection
+ * lost while the script was out leaves its outcome unknown: the careful way is right either way (it finds the points
+ * and params if they were committed and adds nothing twice). False where there is no script pool (Galera), or for a
+ * batch that writes nothing (its only answer is the run's check).
+ *
+ * Seeding's 30-item batch (10 metrics, 10 params, 10 tags) was 8 round trips through knex's transaction.
  */
-async function mysqlMetricsOnly(db: Db, projectId: number, runUuid: string, metrics: MetricIn[]): Promise<boolean> {
+async function mysqlScriptBatch(db: Db, projectId: number, runUuid: string, batch: Batch): Promise<boolean> {
   if (!Number.isSafeInteger(projectId)) throw new Error(`project id ${projectId}`);
+  const tags = batchTags(batch.tags);
+  if (!batch.metrics.length && !batch.params.length && !tags.size) return false;
   try {
     return await scriptTransaction(db, (escape) => {
-      const { rows, latest } = batchRows(metrics);
       const t = sqlText(escape);
       const statements = [
         'SET @mltrack_run = NULL, @mltrack_exp = NULL',
         `SELECT IF(lifecycle_stage = 'active', id, NULL), experiment_id FROM runs WHERE run_uuid = ${escape(runUuid)} AND project_id = ${projectId} ` +
           'INTO @mltrack_run, @mltrack_exp',
       ];
-      for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, '@mltrack_run', part));
-      statements.push(latestUpsertSql(t, '@mltrack_run', '@mltrack_exp', latest));
-      for (const sql of rollupUpsertSqls(t, '@mltrack_run', rollupDeltas(rows))) statements.push(sql);
+      if (batch.metrics.length) {
+        const { rows, latest } = batchRows(batch.metrics);
+        for (const part of chunk(rows, MYSQL_ROWS)) statements.push(metricsInsertSql(t, '@mltrack_run', part));
+        statements.push(latestUpsertSql(t, '@mltrack_run', '@mltrack_exp', latest));
+        for (const sql of rollupUpsertSqls(t, '@mltrack_run', rollupDeltas(rows))) statements.push(sql);
+      }
+      if (batch.params.length) {
+        statements.push('INSERT INTO params (run_id, `key`, value) VALUES ' + batch.params.map((p) => `(@mltrack_run,${t.key(p.key)},${escape(p.value)})`).join(','));
+      }
+      if (tags.size) {
+        let sql = 'INSERT INTO tags (run_id, `key`, value) VALUES ';
+        let i = 0;
+        for (const [key, value] of tags) sql += `${i++ ? ',' : ''}(@mltrack_run,${t.key(key)},${escape(value)})`;
+        statements.push(sql + ' ON DUPLICATE KEY UPDATE value = VALUES(value)');
+        const name = tags.get(RUN_NAME_TAG);
+        if (name !== undefined) statements.push(`UPDATE runs SET name = ${escape(name)} WHERE id = @mltrack_run`);
+      }
       return statements;
     });
   } catch (err) {
     const errno = (err as { errno?: number }).errno;
     if (!isDuplicateKey(err) && errno !== 1048 && errno !== 1452 && !(err instanceof ScriptOutcomeUnknown)) throw err;
   }
-  await logBatchInTransaction(db, projectId, runUuid, { metrics, params: [], tags: [] }, true);
+  await logBatchInTransaction(db, projectId, runUuid, batch, true);
   return true;
 }
 
