@@ -112,7 +112,7 @@ describe.each(DB_KINDS)('runs/search JSON answer, byte for byte (%s)', (kind) =>
     expect(JSON.parse(expected).runs[0].data.metrics.map((m: { value: number | string }) => m.value)).toEqual(wire);
   });
 
-  it.runIf(kind === 'mysql')('MySQL: JSON_QUOTE writes every character as JSON.stringify does, but control characters as \\u00XX', async () => {
+  if (kind === 'mysql') it('MySQL: JSON_QUOTE writes every character as JSON.stringify does, but control characters as \\u00XX', async () => {
     const chars: string[] = [];
     for (let c = 0x20; c < 0x10000; c++) if (c < 0xd800 || c > 0xdfff) chars.push(String.fromCharCode(c));
     chars.push('😀', '\u{10FFFF}');
