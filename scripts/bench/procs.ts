@@ -109,6 +109,8 @@ export interface SpawnedServer {
   pids(): number[];
   /** the database server's pid (MySQL on this machine), for its CPU */
   dbPid: number | undefined;
+  /** where its database is (db/knex.ts createDb's arguments), for a bench's own connection to it */
+  database: { url: string | undefined; dataDir: string };
   close(): Promise<void>;
 }
 
@@ -169,6 +171,7 @@ export async function spawnServer(kind: 'sqlite' | 'mysql', mysqlUrl: string | u
     pid: proc.pid!,
     pids: () => treePids(proc.pid!),
     dbPid,
+    database: { url: env.DATABASE_URL, dataDir },
     async close() {
       proc.kill('SIGTERM');
       await exited;

@@ -10,14 +10,7 @@ const kinds: ('sqlite' | 'mysql')[] = mysqlUrl ? ['sqlite', 'mysql'] : ['sqlite'
 if (!mysqlUrl) console.log('(no MLTRACK_BENCH_MYSQL_URL: SQLite only)');
 
 for (const kind of kinds) {
-  if (only.has('log-batch')) {
-    const t = await startTarget(kind, mysqlUrl);
-    try {
-      await benchLogBatch(t);
-    } finally {
-      await t.close();
-    }
-  }
+  if (only.has('log-batch')) await benchLogBatch(kind, mysqlUrl);
   if (only.has('search')) {
     const mod = await import('./search.ts').catch(() => null);
     if (mod) {
