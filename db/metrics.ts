@@ -1,4 +1,6 @@
 import type { Db } from './knex.ts';
+import { isMysql } from './knex.ts';
+import { arrayRows } from './array-rows.ts';
 import { requireRun } from './runs.ts';
 import { groupBy } from './tx.ts';
 import { notFound } from '../core/errors.ts';
@@ -39,21 +41,11 @@ export async function getMetricHistory(
   page: { offset: number; maxResults?: number },
 ): Promise<{ metrics: Metric[]; more: boolean }> {
   const run = await requireRun(db, projectId, runUuid);
-  const q = db<DbMetricRow>('metrics')
-    .where({ run_id: run.id, key })
-    .orderBy([
-      { column: 'timestamp', order: 'asc' },
-      { column: 'step', order: 'asc' },
-      { column: 'value', order: 'asc' },
-      { column: 'is_nan', order: 'asc' },
-    ])
-    .select('key', 'value', 'timestamp', 'step', 'is_nan');
-  if (page.maxResults !== undefined) q.limit(page.maxResults + 1);
-  if (page.offset > 0) q.offset(page.offset);
-  const rows = await q;
+  // the same statement as the streamed answer's (exact doubles on MySQL), one row past the page telling whether more follow
+  const rows = await historyArrays(db, run.id, key, null, page.maxResults === undefined ? Number.MAX_SAFE_INTEGER : page.maxResults + 1, page.offset);
   const more = page.maxResults !== undefined && rows.length > page.maxResults;
   if (more) rows.length = page.maxResults!;
-  return { metrics: rows.map(toMetric), more };
+  return { metrics: rows.map((r) => ({ key, value: wireValue(r[0] as number, r[3]), timestamp: int64Col(r[1]), step: int64Col(r[2]) })), more };
 }
 
 export type HistoryRow = Pick<DbMetricRow, 'key' | 'value' | 'timestamp' | 'step' | 'is_nan'>;
@@ -88,14 +80,26 @@ export async function historyPage(
   return out;
 }
 
-/** historyPage's rows as the driver's arrays [value, timestamp, step, is_nan]: no object a row. */
+/** Off only for the bench's same-run baseline (scripts/bench/history-ab.ts): MySQL reads the history as text then. */
+export const historyBinary = { enabled: true };
+
+/**
+ * historyPage's rows as the driver's arrays [value, timestamp, step, is_nan]: no object a row. MySQL: a prepared
+ * statement (binary protocol), int64 bounds bound as digit strings: mysql2 3.24 parses a DOUBLE sent as text with
+ * its own digit loop, which rounds ~1% of doubles to a neighbour (97.05207546642247 read as 97.05207546642248; the
+ * binary protocol hands over the stored 8 bytes).
+ */
 async function historyArrays(db: Db, runId: number, key: string, cursor: HistoryCursor | null, limit: number, offset = 0): Promise<unknown[][]> {
+  const mysql = isMysql(db) && historyBinary.enabled;
   const binds: unknown[] = [runId, key];
+  // int64 bounds: a digit string the database reads as an integer (mysql2 would send a JS number as a DOUBLE)
+  const i64 = mysql ? 'CAST(? AS SIGNED)' : '?';
+  const i64Bind = (v: Int64) => (mysql ? String(v) : int64Bind(v));
   let sql = `SELECT value, ${int64Text(db, '`timestamp`')}, ${int64Text(db, 'step')}, is_nan FROM metrics WHERE run_id = ? AND \`key\` = ?`;
   if (cursor) {
-    const t = int64Bind(cursor.timestamp);
-    const st = int64Bind(cursor.step);
-    sql += ' AND `timestamp` >= ? AND (`timestamp` > ? OR (`timestamp` = ? AND (step > ? OR (step = ? AND (value > ? OR (value = ? AND is_nan > ?))))))';
+    const t = i64Bind(cursor.timestamp);
+    const st = i64Bind(cursor.step);
+    sql += ` AND \`timestamp\` >= ${i64} AND (\`timestamp\` > ${i64} OR (\`timestamp\` = ${i64} AND (step > ${i64} OR (step = ${i64} AND (value > ? OR (value = ? AND is_nan > ?))))))`;
     binds.push(t, t, t, st, st, cursor.value, cursor.value, cursor.is_nan ? 1 : 0);
   }
   sql += ' ORDER BY `timestamp`, step, value, is_nan LIMIT ?';
@@ -104,7 +108,7 @@ async function historyArrays(db: Db, runId: number, key: string, cursor: History
     sql += ' OFFSET ?';
     binds.push(offset);
   }
-  return rawArrays(db, sql, binds);
+  return mysql ? arrayRows(db, sql, binds) : rawArrays(db, sql, binds);
 }
 
 /** Rows a page of a streamed history reads: ~80 kB of JSON. 100k points: 1,000 a page kept the server RSS rise at 7.5-7.8 MB,

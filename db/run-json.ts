@@ -10,92 +10,16 @@
 import type { Db } from './knex.ts';
 import { isMysql } from './knex.ts';
 import { int64Col, wireValue } from '../core/codecs.ts';
+import { arrayRows, idStatement, rowsByRun, type MysqlSession } from './array-rows.ts';
 
 /*
  * Measured on a 1000-run page of the search bench (10 params, 10 tags, 10 metrics a run, i.e. 30,000 rows): loadRuns
  * plus zod's output check plus JSON.stringify cost ~80 ms on SQLite, most of it creating (and collecting) a JS value
- * per column of 30,000 rows. On SQLite the database now writes each run's metrics, params and tags as JSON arrays
- * itself (json_group_array: one row per run, ~30 ms with the run columns); on MySQL (MariaDB's JSON_ARRAYAGG was
- * 3× slower than reading the rows) the rows come as arrays, one statement per table, in parallel, and are written
- * as JSON here.
+ * per column of 30,000 rows. So the database writes each run's metrics, params and tags as JSON text itself, one row
+ * per run: SQLite with json_group_array, MySQL with GROUP_CONCAT of JSON_QUOTE'd pieces (MariaDB's JSON_ARRAYAGG was
+ * 3× slower than reading the rows). The rows path (one statement per table, rows as arrays, written here) remains for
+ * the runs whose text the database cannot write exactly as JSON.stringify does (see needsRows).
  */
-
-/**
- * Rows as arrays, straight from the driver's connection (announced as knex 'query' events like db/hot.ts's). MySQL:
- * a prepared statement (binary protocol; mysql2 keeps it per connection): doubles and BIGINTs then travel as binary,
- * not as text that the server prints and this process parses (measured: the metrics of a 1000-run page 38 ms instead
- * of 70 ms wall, 4.8 ms instead of 7.9 ms of this process's CPU).
- */
-async function arrayRows(db: Db, sql: string, bindings: unknown[]): Promise<unknown[][]> {
-  const conn = (await db.client.acquireConnection()) as unknown;
-  try {
-    db.client.emit('query', { sql, bindings, method: 'raw' });
-    if (isMysql(db)) return await mysqlExecute(db, conn as MysqlConn, sql, bindings);
-    // integers arrive as BigInt (the connection's safe integers); callers convert
-    const st = (conn as { prepare(s: string): { raw(on: boolean): { all(b: unknown[]): unknown[][] } } }).prepare(sql);
-    try {
-      return st.raw(true).all(bindings);
-    } finally {
-      st.raw(false); // the connection caches statements by SQL text (db/knex.ts)
-    }
-  } finally {
-    await db.client.releaseConnection(conn);
-  }
-}
-
-interface MysqlConn {
-  execute(o: { sql: string; rowsAsArray: boolean }, b: unknown[], cb: (e: Error | null, r?: unknown) => void): void;
-  destroy(): void;
-}
-
-/**
- * mysql2's execute() has no statement timeout (db/knex.ts bounds query() only), so it gets the same bound here: past
- * MLTRACK_DB_TIMEOUT_MS (knex's acquireConnectionTimeout is that setting) the connection is destroyed and the error is
- * the one query() gives, which the request answers as 503.
- */
-function mysqlExecute(db: Db, c: MysqlConn, sql: string, bindings: unknown[]): Promise<unknown[][]> {
-  const ms = Number(db.client.config.acquireConnectionTimeout);
-  return new Promise((resolve, reject) => {
-    const timer =
-      ms > 0 && ms < 2 ** 31 - 1
-        ? setTimeout(() => {
-            c.destroy();
-            reject(Object.assign(new Error('Query inactivity timeout'), { code: 'PROTOCOL_SEQUENCE_TIMEOUT', fatal: true }));
-          }, ms)
-        : undefined;
-    c.execute({ sql, rowsAsArray: true }, bindings, (e, r) => {
-      clearTimeout(timer);
-      if (e) reject(e);
-      else resolve(r as unknown[][]);
-    });
-  });
-}
-
-/**
- * Statements over a list of run ids, given as one JSON array binding: `{ids}` stands for a table of them (`j.id`)
- * that is read first, `{join}` joins each id's rows by their primary key in that order. One prepared statement
- * serves every page size, and the plan does not depend on table statistics. MariaDB (measured on 10.11) otherwise
- * turned an IN list of 1000 or more ids into a join with a derived table, and with the statistics of a freshly
- * loaded table it then read all of latest_metrics (250,000 rows, 57-90 ms; this form: 13-18 ms).
- */
-function idStatement(db: Db, template: string, ids: readonly number[]): [string, unknown[]] {
-  const mysql = isMysql(db);
-  const from = mysql ? "JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) j" : '(SELECT value AS id FROM json_each(?)) j';
-  // a function, not a replacement string: "$'" in one would insert the text after the match
-  const sql = template.replaceAll('{ids}', () => from).replaceAll('{join}', () => (mysql ? 'STRAIGHT_JOIN' : 'CROSS JOIN'));
-  return [sql, [JSON.stringify(ids)]];
-}
-
-async function rowsByRun(db: Db, template: string, ids: readonly number[]): Promise<Map<number, unknown[][]>> {
-  const by = new Map<number, unknown[][]>();
-  for (const row of await arrayRows(db, ...idStatement(db, template, ids))) {
-    const id = Number(row[0]);
-    const l = by.get(id);
-    if (l) l.push(row);
-    else by.set(id, [row]);
-  }
-  return by;
-}
 
 const RUN_COLS = 'r.id, r.run_uuid, r.name, e.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage';
 const FROM_RUNS = 'FROM {ids} {join} runs r ON r.id = j.id {join} experiments e ON e.id = r.experiment_id';
@@ -110,9 +34,25 @@ const WIRE_INPUT_TAGS =
   'SELECT x.run_id, x.dataset_id, x.`key`, x.value FROM {ids} {join} input_tags x ON x.run_id = j.id ORDER BY x.run_id, x.dataset_id, x.`key`';
 
 /**
- * SQLite: a run's columns and its metrics, params and tags as JSON arrays in key order, the metric values as wireValue
- * writes them (±DOUBLE_MAX is how ±Infinity is stored). SQLite (3.53, better-sqlite3 12) writes doubles with enough
- * digits to read back the same double (17 significant digits where JSON.stringify may use fewer: the same number).
+ * A run's columns, then its metrics (SQLite only), params and tags as JSON array items (no brackets; NULL when none)
+ * in key order, written by the database.
+ *
+ * SQLite (3.53, better-sqlite3 12): json_group_array, the metric values as wireValue writes them (±DOUBLE_MAX is how
+ * ±Infinity is stored); its doubles read back as the same double (17 significant digits where JSON.stringify may use
+ * fewer: the same number).
+ *
+ * MySQL: GROUP_CONCAT of JSON_QUOTE'd keys and values, in the binary collation's order (test/search-json-bytes.test.ts
+ * holds JSON_QUOTE to JSON.stringify on the server it runs on). The metrics come as rows (binary protocol) and are
+ * written here: MariaDB 10.11 printed a double inside GROUP_CONCAT … ORDER BY through the 22-character width of its
+ * item (-1.7976931348623155e308 as -1.7976931348623155e30), and printing 10,000 doubles cost its thread ~8 ms.
+ * GROUP_CONCAT cuts its text at the session's group_concat_max_len (set on each connection, GROUP_CONCAT_SESSION) and
+ * at max_allowed_packet: a text that long is read again as rows.
+ *
+ * Measured (MariaDB, 1000-run pages of the search bench, paging through 25,000 runs 6 times, same process, alternating
+ * with all four tables read as rows): this process's CPU a page 66-76 → 40-44 ms (most of it was creating and
+ * collecting 30,000 row arrays), MariaDB's ~35 → ~41 ms (quiet); machine loaded (load 6-8, 2 cores): later pages
+ * median 145 → 99 ms, slowest page 274 → 163 ms, paging 3.74 → 2.57 s; moderately loaded: 90 → 85, 165 → 125 ms,
+ * 2.41 → 2.15 s. Rows streamed one by one instead (no row kept past its run) gave 56 ms of CPU: no better.
  */
 const DMAX = '1.7976931348623157e308';
 const kvArray = (table: string) =>
@@ -123,6 +63,66 @@ const SQLITE_WIRE_RUNS =
   `CASE WHEN x.is_nan <> 0 THEN 'NaN' WHEN x.value >= ${DMAX} THEN 'Infinity' WHEN x.value <= -${DMAX} THEN '-Infinity' ELSE x.value END, ` +
   "'timestamp', x.timestamp, 'step', x.step) ORDER BY x.key) FROM latest_metrics x WHERE x.run_id = r.id), " +
   `${kvArray('params')}, ${kvArray('tags')} ${FROM_RUNS}`;
+const mysqlKv = (table: string) =>
+  `(SELECT GROUP_CONCAT('{"key":', JSON_QUOTE(x.\`key\`), ',"value":', JSON_QUOTE(x.value), '}' ORDER BY x.\`key\` SEPARATOR ',') FROM ${table} x WHERE x.run_id = r.id)`;
+const MYSQL_WIRE_RUNS = `SELECT ${RUN_COLS}, NULL, ${mysqlKv('params')}, ${mysqlKv('tags')} ${FROM_RUNS}`;
+
+/** group_concat_max_len: 1 MiB, or max_allowed_packet if less (GROUP_CONCAT's text is cut at either). */
+let groupConcatCap = 1 << 20;
+const GROUP_CONCAT_SESSION: MysqlSession<number> = {
+  done: new WeakMap(),
+  async setUp(query) {
+    await query('SET SESSION group_concat_max_len = LEAST(@@max_allowed_packet, 1048576)');
+    const cap = Number((await query('SELECT @@session.group_concat_max_len'))[0]![0]);
+    groupConcatCap = Math.min(groupConcatCap, cap);
+    return cap;
+  },
+};
+
+/**
+ * SQLite sorts keys by UTF-8 bytes (code points), as MySQL's binary collation does, JS (and loadRuns) by UTF-16 code
+ * units: they differ only between characters above U+FFFF and U+E000..U+FFFF, so a run whose arrays hold such
+ * characters is read again as rows and written here (not re-sorted from the JSON: JSON.parse would round int64 values
+ * beyond 2^53). MySQL's JSON_QUOTE writes control characters as \u001F where JSON.stringify writes \u001f: those runs
+ * too (a text with `\u00` in it, which can also be an escaped backslash before "u00"), and texts GROUP_CONCAT may
+ * have cut (a character is at most 3 UTF-8 bytes per UTF-16 code unit).
+ */
+const CODE_ORDER_MAY_DIFFER = /[\ud800-\uffff]/;
+const needsRows = (items: string, mysql: boolean) =>
+  CODE_ORDER_MAY_DIFFER.test(items) || (mysql && (items.includes('\\u00') || items.length * 3 >= groupConcatCap - 4));
+
+interface WireData {
+  run: unknown[];
+  metrics?: string;
+  params?: string;
+  tags?: string;
+}
+
+/**
+ * The runs' columns and data array items (JSON text, absent when empty), by run id. MySQL: the metrics' rows on a
+ * second connection at the same time (the server works on both while this process writes).
+ */
+async function wireData(db: Db, ids: readonly number[]): Promise<Map<number, WireData>> {
+  const mysql = isMysql(db);
+  const out = new Map<number, WireData>();
+  const again: number[] = [];
+  const [rows, metricRows] = await Promise.all([
+    arrayRows(db, ...idStatement(db, mysql ? MYSQL_WIRE_RUNS : SQLITE_WIRE_RUNS, ids), GROUP_CONCAT_SESSION),
+    mysql ? rowsByRun(db, WIRE_METRICS, ids) : undefined,
+  ]);
+  for (const row of rows) {
+    const id = Number(row[0]);
+    let [m, p, t] = row.slice(10) as (string | null)[];
+    if (metricRows) {
+      const ms = metricRows.get(id);
+      m = ms ? metricsJson(ms) : null;
+    } else [m, p, t] = [m, p, t].map((a) => (a === '[]' ? null : a!.slice(1, -1)));
+    if ((m && !metricRows && needsRows(m, mysql)) || (p && needsRows(p, mysql)) || (t && needsRows(t, mysql))) again.push(id);
+    else out.set(id, { run: row, metrics: m ?? undefined, params: p ?? undefined, tags: t ?? undefined });
+  }
+  if (again.length) for (const [id, d] of await rowWireData(db, again)) out.set(id, d);
+  return out;
+}
 
 const str = JSON.stringify as (s: unknown) => string;
 const int64Json = (v: unknown) => String(int64Col(v as number | string | bigint));
@@ -132,7 +132,7 @@ const byKeyRow = (a: unknown[], b: unknown[]) => ((a[1] as string) < (b[1] as st
 // entry's text was ~1.5× the CPU (mostly garbage collection of the intermediate strings).
 function keyValuesJson(rows: unknown[][]): string {
   rows.sort(byKeyRow);
-  return JSON.stringify(rows.map((r) => ({ key: r[1], value: r[2] })));
+  return JSON.stringify(rows.map((r) => ({ key: r[1], value: r[2] }))).slice(1, -1);
 }
 
 function metricsJson(rows: unknown[][]): string {
@@ -144,39 +144,11 @@ function metricsJson(rows: unknown[][]): string {
     if (typeof timestamp === 'bigint' || typeof step === 'bigint') big = true;
     return { key: r[1], value: wireValue(Number(r[2]), Number(r[5])), timestamp, step };
   });
-  if (!big) return JSON.stringify(list);
+  if (!big) return JSON.stringify(list).slice(1, -1);
   // int64 beyond 2^53: JSON.stringify cannot write a BigInt, so those lists are written entry by entry
-  return `[${list.map((m) => `{"key":${str(m.key)},"value":${str(m.value)},"timestamp":${String(m.timestamp)},"step":${String(m.step)}}`).join(',')}]`;
+  return list.map((m) => `{"key":${str(m.key)},"value":${str(m.value)},"timestamp":${String(m.timestamp)},"step":${String(m.step)}}`).join(',');
 }
 
-/**
- * SQLite sorts keys by UTF-8 bytes (code points), JS (and loadRuns) by UTF-16 code units: they differ only between
- * characters above U+FFFF and U+E000..U+FFFF, so a run whose arrays hold such characters is read again as rows and
- * written here (not re-sorted from the JSON: JSON.parse would round int64 values beyond 2^53).
- */
-const CODE_ORDER_MAY_DIFFER = /[\ud800-\uffff]/;
-
-interface WireData {
-  run: unknown[];
-  metrics?: string;
-  params?: string;
-  tags?: string;
-}
-
-/** The runs' columns and data arrays (JSON text, absent when empty), by run id. */
-async function wireData(db: Db, ids: readonly number[]): Promise<Map<number, WireData>> {
-  if (isMysql(db)) return rowWireData(db, ids);
-  const out = new Map<number, WireData>();
-  const again: number[] = [];
-  for (const row of await arrayRows(db, ...idStatement(db, SQLITE_WIRE_RUNS, ids))) {
-    const [m, p, t] = row.slice(10) as string[];
-    const id = Number(row[0]);
-    if (CODE_ORDER_MAY_DIFFER.test(m!) || CODE_ORDER_MAY_DIFFER.test(p!) || CODE_ORDER_MAY_DIFFER.test(t!)) again.push(id);
-    out.set(id, { run: row, metrics: m === '[]' ? undefined : m, params: p === '[]' ? undefined : p, tags: t === '[]' ? undefined : t });
-  }
-  if (again.length) for (const [id, d] of await rowWireData(db, again)) out.set(id, d);
-  return out;
-}
 
 /** wireData from rows: one statement per table, in parallel. */
 async function rowWireData(db: Db, ids: readonly number[]): Promise<Map<number, WireData>> {
@@ -213,9 +185,9 @@ export async function runsJsonText(db: Db, ids: readonly number[]): Promise<stri
     if (end != null) info += `,"end_time":${int64Json(end)}`;
     info += `,"artifact_uri":${str(artifactUri)},"lifecycle_stage":${str(stage)}}`;
     const parts: string[] = [];
-    if (d.metrics) parts.push(`"metrics":${d.metrics}`);
-    if (d.params) parts.push(`"params":${d.params}`);
-    if (d.tags) parts.push(`"tags":${d.tags}`);
+    if (d.metrics) parts.push(`"metrics":[${d.metrics}]`);
+    if (d.params) parts.push(`"params":[${d.params}]`);
+    if (d.tags) parts.push(`"tags":[${d.tags}]`);
     out.push(`{"info":${info},"data":{${parts.join(',')}},"inputs":${inputsJson(inputs.get(id), inputTags?.get(id))},"outputs":{}}`);
   }
   return out.join(',');

@@ -88,6 +88,17 @@ describe.each(DB_KINDS)('streamed metric history (%s)', (kind) => {
     expect(two).toContain('"next_page_token"');
   });
 
+  it('hands over every double exactly (mysql2 reads ~1% of doubles sent as text as a neighbour)', async () => {
+    const values = [97.05207546642247, 98551.03856598347, 9119786819503.273, 0.27890624999999997, 4.9273689123705576e-5, -1.7976931348623155e308, 5e-324];
+    const metrics = values.map((value, i) => ({ key: 'exact', value, timestamp: T0 + i, step: i }));
+    const res = await api.post('/runs/log-batch', { run_id: runId, metrics });
+    expect(res.status, res.text).toBe(200);
+    const rest = await api.get('/metrics/get-history', `run_id=${runId}&metric_key=exact`);
+    expect(rest.body.metrics.map((m: { value: number }) => m.value)).toEqual(values);
+    const built = await getMetricHistory(s.t.db, s.project.id, runId, 'exact', { offset: 0 });
+    expect(built.metrics.map((m) => m.value)).toEqual(values);
+  });
+
   it('an empty history is {} and an unknown run is 404', async () => {
     const res = await api.get('/metrics/get-history', `run_id=${runId}&metric_key=nothing`);
     expect([res.status, res.text]).toEqual([200, '{}']);

@@ -1,7 +1,8 @@
 // Same-run A/B of the runs/search bench against another checkout (BASE_TREE, e.g. a `git worktree` of the commit
 // before), for a busy machine: one database, one process, both servers in it (each its own module graph: the other
 // tree's server/app.ts), requests alternating between them in blocks of one full paging (25 pages), with the
-// latest_metrics index each expects swapped in between (004's for the base, 008's for this tree). Prints, per side:
+// latest_metrics index each expects swapped in between when INDEX_SWAP=1 (004's for the base, 008's for this tree;
+// without it both use the migrated schema). Prints, per side:
 // the first page, later pages, the slowest page (median over rounds), and paging through all 25,000 runs.
 // Usage: BASE_TREE=/path/to/old/checkout [MLTRACK_TEST_MYSQL_URL=...] KIND=sqlite|mysql npx tsx scripts/bench/search-ab.ts
 import http from 'node:http';
@@ -17,6 +18,7 @@ const baseTree = process.env.BASE_TREE;
 if (!baseTree) throw new Error('BASE_TREE: a checkout of the commit to compare with');
 
 async function swapIndex(t: BenchTarget, which: 'base' | 'new') {
+  if (!process.env.INDEX_SWAP) return;
   const has = async (name: string) =>
     kind === 'mysql'
       ? ((await t.db.raw('SHOW INDEX FROM latest_metrics WHERE Key_name = ?', [name])) as any)[0].length > 0
