@@ -239,15 +239,18 @@ export function restFacade(appRouter: AnyTRPCRouter): Router & { fast: FastFacad
     const call = procedureCaller((appRouter._def.procedures as Record<string, AnyTRPCProcedure>)[route.procedurePath]!, route.procedurePath);
     // OpenAPI path templates (`/logged-models/{model_id}`) become express parameters (`:model_id`).
     const expressPath = route.path.replace(/\{(\w+)\}/g, ':$1');
+    const readsQuery = route.method === 'get' || route.method === 'delete';
     const handler = async (req: Request, res: Response, next: NextFunction) => {
-      const hasQuery = Object.keys(req.query).some((k) => k !== 'private_token');
+      // req.query is parsed on every read (express 5's getter: parseurl and qs); only GET and DELETE take their input from it
+      const query = readsQuery ? (req.query as Record<string, unknown>) : undefined;
       const input =
-        (route.method === 'get' || route.method === 'delete') && hasQuery
-          ? inputFromQuery(req.query as Record<string, unknown>, route.arrayFields)
+        query && Object.keys(query).some((k) => k !== 'private_token')
+          ? inputFromQuery(query, route.arrayFields)
           : dropNulls(req.body ?? {});
       delete (input as Record<string, unknown>).private_token;
       // path parameters win over same-named query or body fields
-      for (const [k, v] of Object.entries(req.params ?? {})) (input as Record<string, unknown>)[k] = v;
+      const params = req.params as Record<string, string> | undefined;
+      if (params) for (const k in params) (input as Record<string, unknown>)[k] = params[k];
       (req.ctx as RequestContext).streamJson = (chunks) => streamJson(res, chunks);
       try {
         const result = await call(req.ctx as RequestContext, input);
