@@ -27,7 +27,7 @@
 import type { Db } from './knex.ts';
 import { logBatch, type MetricIn } from './log-batch.ts';
 import { isDatabaseUnavailable } from './tx.ts';
-import { RUN_NAME_TAG } from './runs.ts';
+import { batchTags } from './batch-rules.ts';
 
 export interface Batch {
   metrics: MetricIn[];
@@ -170,10 +170,7 @@ export function union(batches: Batch[]): Batch {
     for (const m of b.metrics) metrics.push(m);
     for (const p of b.params) params.set(p.key, p.value);
     if (!b.tags.length) continue;
-    const own = new Map<string, string>();
-    for (const t of b.tags) own.set(t.key, t.value);
-    if (own.get(RUN_NAME_TAG) === '') own.delete(RUN_NAME_TAG);
-    for (const [k, v] of own) tags.set(k, v);
+    for (const [k, v] of batchTags(b.tags)) tags.set(k, v); // each batch's empty run name dropped on its own
   }
   return {
     metrics,

@@ -3,10 +3,11 @@ import { isMysql } from './knex.ts';
 import { cmpInt64, int64Bind, int64Col } from '../core/codecs.ts';
 import { chunk, INSERT_CHUNK, isDuplicateKey, retryOnDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveRun, RUN_NAME_TAG, upsertTags } from './runs.ts';
+import { batchTags, paramChanged } from './batch-rules.ts';
 import { rollupDeltas } from './rollups.ts';
 import { ScriptOutcomeUnknown } from './hot.ts';
 import { scriptTransaction } from './script.ts';
-import { batchTags, paramChanged, sqliteLogBatch } from './sqlite-batch.ts';
+import { sqliteLogBatch } from './sqlite-batch.ts';
 import {
   batchRows, latestUpsertSql, metricsInsertSql, ResendSeen, rollupUpsertSqls, sqlText, type MetricIn, type RowIn,
 } from './metric-rows.ts';

@@ -10,10 +10,11 @@
  * `mlflow.runName` renames the run unless empty.
  */
 import type { Db } from './knex.ts';
-import { invalidParam, notFound } from '../core/errors.ts';
+import { notFound } from '../core/errors.ts';
 import type { LifecycleStage } from '../core/entities.ts';
 import { gatedWrite, requireActiveStage, retryTransaction } from './tx.ts';
 import { RUN_NAME_TAG } from './runs.ts';
+import { batchTags, paramChanged } from './batch-rules.ts';
 import { rollupDeltas } from './rollups.ts';
 import { batchRows, ResendSeen, sqliteWrite, type MetricIn, type SqliteConn } from './metric-rows.ts';
 
@@ -33,25 +34,6 @@ function activeRun(row: RunCheck | undefined, runUuid: string): { id: number; ex
   if (!row) throw notFound(`Run with id=${runUuid} not found`);
   requireActiveStage(row, 'run', runUuid);
   return { id: Number(row.id), experimentKey: Number(row.experiment_id) };
-}
-
-/** MLflow's answer to a param logged again with another value (params are write-once). */
-export function paramChanged(p: KeyValue, prev: string, runUuid: string) {
-  return invalidParam(
-    `Changing param values is not allowed. Param with key='${p.key}' was already logged with ` +
-      `value='${prev}' for run ID='${runUuid}'. Attempted logging new value '${p.value}'.`,
-  );
-}
-
-/**
- * The tags a batch sets: the last value of a key wins within a request; an empty `mlflow.runName` is dropped (MLflow
- * sets it through update_run_info, which ignores an empty name: nothing changes).
- */
-export function batchTags(tags: readonly KeyValue[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const t of tags) out.set(t.key, t.value);
-  if (out.get(RUN_NAME_TAG) === '') out.delete(RUN_NAME_TAG);
-  return out;
 }
 
 interface Statements {
