@@ -14,7 +14,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { execFileSync, spawn } from 'node:child_process';
 import { scratchMysqlDatabase, median } from './common.ts';
-import { Client, type SpawnedServer } from './procs.ts';
+import { Client, systemMs, threadCpuMs, type SpawnedServer } from './procs.ts';
 import { profileTop } from './create.ts';
 
 const kind = (process.argv[2] ?? 'sqlite') as 'sqlite' | 'mysql';
@@ -35,25 +35,6 @@ const freePort = () =>
       s.close(() => resolve(p));
     });
   });
-
-/** CPU ms of all of a process's threads so far (schedstat: ns on a CPU). */
-function cpuMs(pid: number): number {
-  let sum = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      sum += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return sum / 1e6;
-}
-
-/** The kernel's share of a process's CPU so far, ms (/proc/<pid>/stat, 10 ms ticks): socket reads and writes, fsync. */
-function sysMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) * 10;
-}
 
 const ts0 = Date.now();
 /** A body as a client library sends it: 10 keys, `size / 10` steps. */
@@ -98,14 +79,14 @@ async function start(dist: string, prof: boolean, extra: string[]) {
     const runs = size === 10 ? pool.map(() => one) : [one, ...(await Promise.all(pool.slice(1).map(() => newRun())))];
     const per = Math.ceil(n / CLIENTS);
     const bodies = runs.map((runId) => Array.from({ length: per }, () => body(runId, batch++, size)));
-    const c0 = cpuMs(proc.pid!);
-    const s0 = sysMs(proc.pid!);
+    const c0 = threadCpuMs(proc.pid!);
+    const s0 = systemMs(proc.pid!);
     const t0 = performance.now();
     await Promise.all(pool.map(async (client, i) => {
       for (const b of bodies[i]!) await client.call('POST', '/runs/log-batch', b);
     }));
     const done = per * CLIENTS;
-    return { cpu: (cpuMs(proc.pid!) - c0) / done, sys: (sysMs(proc.pid!) - s0) / done, wall: (performance.now() - t0) / done };
+    return { cpu: (threadCpuMs(proc.pid!) - c0) / done, sys: (systemMs(proc.pid!) - s0) / done, wall: (performance.now() - t0) / done };
   };
   const close = async () => {
     c.close();

@@ -52,6 +52,25 @@ export function rssBytes(pids: number[]): number {
   return sum;
 }
 
+/** CPU ms of all of a process's threads so far, from schedstat (ns on a CPU; /proc/<pid>/stat counts 10 ms ticks). */
+export function threadCpuMs(pid: number): number {
+  let sum = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      sum += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return sum / 1e6;
+}
+
+/** The kernel's share of a process's CPU so far, ms (/proc/<pid>/stat, 10 ms ticks): socket reads and writes, fsync. */
+export function systemMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) * TICK_MS;
+}
+
 /** CPU time (user + system) used so far by the processes, ms. */
 export function cpuMs(pids: number[]): number {
   let sum = 0;

@@ -1,5 +1,6 @@
 /**
- * The server's CPU per request at 1 client (issue 11): runs/create, runs/get, a 10-metric runs/log-batch and GET /health
+ * The server's CPU per request at 1 client (issue 11): runs/create, runs/get, a 10-metric runs/log-batch, seeding's
+ * create + 30-item batch (OPS=seed: not in the default set) and GET /health
  * (the HTTP floor), each build's server (`node <dist>/server/main.js`, its own fresh database) measured in turn, round
  * after round, so that what other processes on this shared machine do falls on every build alike. Prints each build's
  * median CPU ms per request (all the server's threads' time on a CPU, /proc/<pid>/task/<tid>/schedstat, over the window;
@@ -17,6 +18,7 @@ import http from 'node:http';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRunBody, fmt, median, requestJson, scratchMysqlDatabase } from './common.ts';
 import { profileTop } from './create.ts';
+import { systemMs, threadCpuMs } from './procs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const kind = (process.env.KIND || 'sqlite') as 'sqlite' | 'mysql';
@@ -108,39 +110,29 @@ const ops: Record<string, (s: Server, i: number) => Promise<unknown>> = {
       metrics: Array.from({ length: 10 }, (_, k) => ({ key: `metric_${k}`, value: Math.sin(st * 10 + k), timestamp: ts0 + st, step: st })),
     });
   },
+  // seeding's pair (scripts/bench/write.ts): a create, then one 30-item batch (10 metrics, params, tags) into it
+  seed: async (s, i) => {
+    const runId = (await requestJson(s, s.agent, 'POST', '/runs/create', createRunBody(s.experimentId, i))).run.info.run_id;
+    return requestJson(s, s.agent, 'POST', '/runs/log-batch', {
+      run_id: runId,
+      metrics: Array.from({ length: 10 }, (_, j) => ({ key: `m${j}`, value: i * 0.001 + j, timestamp: ts0, step: 0 })),
+      params: Array.from({ length: 10 }, (_, j) => ({ key: `p${j}`, value: String((i + j) % 7) })),
+      tags: Array.from({ length: 10 }, (_, j) => ({ key: `t${j}`, value: `v${(i * j) % 13}` })),
+    });
+  },
   health: (s) => health(s),
 };
-
-/** CPU time of a process so far, ms: user and system (the kernel's share: socket writes, fsync, loopback delivery). */
-function cpu(pid: number): { user: number; sys: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 }; // USER_HZ 100
-}
-
-/** CPU time of all of a process's threads so far, ms, from schedstat (ns; /proc's stat counts 10 ms ticks). */
-function cpuNs(pid: number): number {
-  let sum = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      sum += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return sum / 1e6;
-}
 
 /** n calls of op, one at a time: server CPU ms and wall ms per call. */
 async function measure(s: Server, op: string, n: number): Promise<{ cpu: number; sys: number; wall: number }> {
   const f = ops[op]!;
-  const c0 = cpu(s.proc.pid!);
-  const ns0 = cpuNs(s.proc.pid!);
+  const c0 = systemMs(s.proc.pid!);
+  const ns0 = threadCpuMs(s.proc.pid!);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await f(s, i);
-  const ns1 = cpuNs(s.proc.pid!);
-  const c1 = cpu(s.proc.pid!);
-  return { cpu: (ns1 - ns0) / n, sys: (c1.sys - c0.sys) / n, wall: (performance.now() - t0) / n };
+  const ns1 = threadCpuMs(s.proc.pid!);
+  const c1 = systemMs(s.proc.pid!);
+  return { cpu: (ns1 - ns0) / n, sys: (c1 - c0) / n, wall: (performance.now() - t0) / n };
 }
 
 if (PROF) {
