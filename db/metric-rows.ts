@@ -7,8 +7,9 @@ import { rollupBinds, rollupMergeSql, ROLLUP_COLUMNS, type RollupDelta, type Pt 
  * that write them, on the driver's own connection: knex builds and compiles every statement anew (the profile put it
  * at most of a 1000-point batch's CPU). SQLite: cached prepared statements, the history's rows key by key in
  * multi-row INSERTs (a batch that met stored points again one row per statement, whose `changes` says which points
- * are new, so the rollups count each point once); MySQL: one multi-row statement per table, its text built here. Latest values and rollups are upserts that merge in SQL (no read first). One object per point and no
- * per-point strings: the first profile had a dedup key string per point and garbage collection at 17% of the process.
+ * are new, so the rollups count each point once); MySQL: one multi-row statement per table, its text built here.
+ * Latest values and rollups are upserts that merge in SQL (no read first). One object per point and no per-point
+ * strings: the first profile had a dedup key string per point and garbage collection at 17% of the process.
  */
 
 export interface MetricIn {
