@@ -1,6 +1,4 @@
 import type { Db } from './knex.ts';
-import { isMysql } from './knex.ts';
-import { arrayRows, idStatement } from './array-rows.ts';
 import { int64Col, wireValue } from '../core/codecs.ts';
 import type { Run, RunInfo } from '../core/entities.ts';
 import { groupBy } from './tx.ts';
@@ -24,9 +22,7 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
       (db('runs as r').join('experiments as e', 'e.id', 'r.experiment_id').whereIn('r.id', ids).select(RUN_COLUMNS) as Promise<DbRunViewRow[]>),
     // no ORDER BY: the database would sort every row of the page (~40% of the query on MariaDB); each run's few
     // rows are sorted by key below instead
-    isMysql(db)
-      ? mysqlMetricRows(db, ids)
-      : (db<DbLatestMetricRow>('latest_metrics').whereIn('run_id', ids).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan') as Promise<MetricRow[]>),
+    db<DbLatestMetricRow>('latest_metrics').whereIn('run_id', ids).select('run_id', 'key', 'value', 'timestamp', 'step', 'is_nan') as Promise<MetricRow[]>,
     db<DbRunKeyValueRow>('params').whereIn('run_id', ids).select('run_id', 'key', 'value'),
     db<DbRunKeyValueRow>('tags').whereIn('run_id', ids).select('run_id', 'key', 'value'),
     db('run_inputs as i')
@@ -49,17 +45,6 @@ export async function loadRuns(db: Db, idsOrRows: number[] | RunRow[]): Promise<
     if (run) out.push(shapeRun(run, mBy.get(id), pBy.get(id), tBy.get(id), iBy.get(id), itBy.get(id)));
   }
   return out;
-}
-
-const MYSQL_METRICS = 'SELECT x.run_id, x.`key`, x.value, x.`timestamp`, x.step, x.is_nan FROM {ids} {join} latest_metrics x ON x.run_id = j.id';
-
-/**
- * MySQL: the runs' latest metrics as a prepared statement (binary protocol). mysql2 3.24 parses a DOUBLE sent as text
- * with its own digit loop, which reads ~1% of doubles as a neighbour (97.05207546642247 as 97.05207546642248).
- */
-async function mysqlMetricRows(db: Db, ids: readonly number[]): Promise<MetricRow[]> {
-  const rows = await arrayRows(db, ...idStatement(db, MYSQL_METRICS, ids));
-  return rows.map((r) => ({ run_id: Number(r[0]), key: r[1] as string, value: r[2] as number, timestamp: r[3] as never, step: r[4] as never, is_nan: r[5] as never }));
 }
 
 const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
@@ -110,11 +95,11 @@ const RUN_BY_UUID =
   'SELECT r.id, r.run_uuid, r.project_id, r.experiment_id AS experiment_key, e.experiment_id AS experiment_number, r.name, r.user_id, ' +
   'r.status, r.start_time, r.end_time, r.lifecycle_stage, r.deleted_time, r.artifact_uri ' +
   'FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.run_uuid = ? AND r.project_id = ?';
-/** params (0), tags (1) and (SQLite) latest metrics (2) of one run in one statement. */
-const RUN_KEY_VALUES =
+/** params (0), tags (1) and latest metrics (2) of one run in one statement. */
+const RUN_DATA =
   'SELECT 0 AS kind, `key`, value AS text, NULL AS num, NULL AS ts, NULL AS step, NULL AS is_nan FROM params WHERE run_id = ? ' +
-  'UNION ALL SELECT 1, `key`, value, NULL, NULL, NULL, NULL FROM tags WHERE run_id = ?';
-const RUN_DATA = `${RUN_KEY_VALUES} UNION ALL SELECT 2, \`key\`, NULL, value, \`timestamp\`, step, is_nan FROM latest_metrics WHERE run_id = ?`;
+  'UNION ALL SELECT 1, `key`, value, NULL, NULL, NULL, NULL FROM tags WHERE run_id = ? ' +
+  'UNION ALL SELECT 2, `key`, NULL, value, `timestamp`, step, is_nan FROM latest_metrics WHERE run_id = ?';
 const RUN_INPUTS =
   'SELECT i.run_id, d.id, d.name, d.digest, d.source_type, d.source, d.`schema`, d.profile FROM run_inputs i ' +
   'JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = ? ORDER BY d.id';
@@ -123,16 +108,15 @@ const RUN_INPUT_TAGS = 'SELECT dataset_id, `key`, value FROM input_tags WHERE ru
 /**
  * runs/get: the run of this project with this MLflow run id, whole, or undefined. Three statements on one pooled
  * connection (run; params, tags and latest metrics together; dataset inputs), a fourth only for a run with inputs,
- * instead of six built by knex (loadRuns). MySQL reads the metrics apart (mysqlMetricRows).
+ * instead of six built by knex (loadRuns).
  */
 export async function getRunView(db: Db, projectId: number, runUuid: string): Promise<Run | undefined> {
-  const mysql = isMysql(db);
-  const found = await withConnection(db, async (exec) => {
+  return withConnection(db, async (exec) => {
     const [r] = await exec<DbRunViewRow[]>(RUN_BY_UUID, [runUuid, projectId]);
     if (!r) return undefined;
     const run = toRunRow({ ...r, id: Number(r.id), project_id: Number(r.project_id) });
     type DataRow = { kind: number | string; key: string; text: string | null; num: number | null; ts: unknown; step: unknown; is_nan: unknown };
-    const rows = await (mysql ? exec<DataRow[]>(RUN_KEY_VALUES, [run.id, run.id]) : exec<DataRow[]>(RUN_DATA, [run.id, run.id, run.id]));
+    const rows = await exec<DataRow[]>(RUN_DATA, [run.id, run.id, run.id]);
     const ms: MetricRow[] = [];
     const ps: { key: string; value: string }[] = [];
     const ts: { key: string; value: string }[] = [];
@@ -144,13 +128,8 @@ export async function getRunView(db: Db, projectId: number, runUuid: string): Pr
     }
     const ins = await exec<InputRow[]>(RUN_INPUTS, [run.id]);
     const itags = ins.length ? await exec<Pick<DbInputTagRow, 'dataset_id' | 'key' | 'value'>[]>(RUN_INPUT_TAGS, [run.id]) : undefined;
-    return { run, ms, ps, ts, ins, itags };
+    return shapeRun(run, ms, ps, ts, ins, itags);
   });
-  if (!found) return undefined;
-  const { run, ms, ps, ts, ins, itags } = found;
-  // MySQL: the metrics as binary rows, on a connection of their own once this one is back in the pool (holding one
-  // while waiting for another could wait on itself when the pool is exhausted)
-  return shapeRun(run, mysql ? await mysqlMetricRows(db, [run.id]) : ms, ps, ts, ins, itags);
 }
 
 export function runInfo(run: RunRow): RunInfo {
