@@ -14,7 +14,6 @@ import {
 import type { DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
 export type { MetricIn } from './metric-rows.ts';
-export { ResendSeen } from './metric-rows.ts';
 
 type Batch = import('./sqlite-batch.ts').Batch;
 
