@@ -32,6 +32,15 @@ export const createRunBody = (experimentId: string, i: number) => ({
   ],
 });
 
+/** mysql2's connection settings of a mysql:// URL. */
+export function mysqlSettings(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password),
+    database: u.pathname.slice(1), charset: 'utf8mb4',
+  };
+}
+
 /** A new, empty database on the MySQL server of `mysqlUrl`: its URL, its connection settings and how to drop it. */
 export async function scratchMysqlDatabase(mysqlUrl: string, prefix = 'mltrack_bench') {
   const u = new URL(mysqlUrl);

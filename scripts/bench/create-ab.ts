@@ -94,7 +94,7 @@ async function bareTurn(b: Bare, clients: number, ms: number) {
   const t0 = performance.now();
   let n = 0;
   await Promise.all(Array.from({ length: clients }, async () => {
-    while (performance.now() - t0 < ms) await b.one(seq++), n++;
+    while (performance.now() - t0 < ms) await b.one(createRunBody('0', seq++)), n++;
   }));
   return { rps: n / ((performance.now() - t0) / 1000), cpu: NaN, db: DB_PID ? (cpuMs(DB_PID) - db0) / n : NaN };
 }

@@ -22,7 +22,8 @@ import { INSERT_RUN, INSERT_RUN_FOLDED, insertScriptTagsSql, insertTagsSql } fro
 import { foldedExperimentBindings, type FoldedAuth } from '../../db/create-auth.ts';
 import { SQL_BY_ID } from '../../db/tokens.ts';
 import { SCRIPT_POOL_SIZE } from '../../db/hot.ts';
-import { createRunBody, fmt, scratchMysqlDatabase } from './common.ts';
+import { createRunBody, fmt, mysqlSettings, scratchMysqlDatabase } from './common.ts';
+import { startBareHttp } from './procs.ts';
 
 const CLIENTS = [1, 20];
 const N = Number(process.env.BENCH_CREATE_N || 1500);
@@ -117,6 +118,7 @@ async function drive(clients: number, n: number, one: (i: number) => Promise<voi
 }
 
 interface Figures { rps: number; cpu: number; health: number; healthCpu: number; dbCpu?: number }
+interface Floor { rps: number; cpu: number }
 
 function health(c: Child): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -152,7 +154,9 @@ async function measureServer(c: Child, kind: 'sqlite' | 'mysql'): Promise<Figure
  * transaction; on MySQL the transaction as one multi-statement query whose run INSERT also checks the caller (as
  * db/hot.ts and db/create-auth.ts send it, server/create-fold.ts). Without: the transaction alone, statement by statement.
  */
-export type Bare = { one: (i: number) => Promise<void>; close(): Promise<void> };
+export type CreateBody = ReturnType<typeof body>;
+/** `one` writes the run of a request body and answers its MLflow id and artifact URI (bare-http.ts answers them). */
+export type Bare = { one: (b: CreateBody) => Promise<{ uuid: string; artifactUri: string }>; close(): Promise<void> };
 
 const digest = (token: string) => crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 
@@ -165,28 +169,25 @@ export function bareSqlite(file: string, token: string, auth: boolean): Bare {
   const authSt = db.prepare(SQL_BY_ID);
   const insertRun = db.prepare(INSERT_RUN);
   const insertTags = db.prepare(insertTagsSql(4));
-  const tx = db.transaction((i: number) => {
-    const b = body(i);
+  const tx = db.transaction((b: CreateBody) => {
     const uuid = crypto.randomUUID().replace(/-/g, '');
-    const r = insertRun.run(uuid, 1, b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`, exp.id, 1);
+    const artifactUri = `${exp.artifact_location}/${uuid}/artifacts`;
+    const r = insertRun.run(uuid, 1, b.run_name, 'bench', 1, b.start_time, artifactUri, exp.id, 1);
     const id = r.lastInsertRowid;
     insertTags.run(id, 'mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [id, t.key, t.value]));
+    return { uuid, artifactUri };
   });
   return {
-    one: async (i) => {
+    one: async (b) => {
       if (auth && !authSt.get(1, digest(token))) throw new Error('bare auth: no token row');
-      tx.immediate(i);
+      return tx.immediate(b);
     },
     close: async () => void db.close(),
   };
 }
 
 export async function bareMysql(url: string, clients: number, token: string, auth: boolean): Promise<Bare> {
-  const u = new URL(url);
-  const settings = {
-    host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password),
-    database: u.pathname.slice(1), charset: 'utf8mb4',
-  };
+  const settings = mysqlSettings(url);
   const pool = mysql.createPool({ ...settings, connectionLimit: Math.min(clients, MYSQL_POOL) });
   const scripts = mysql.createPool({ ...settings, multipleStatements: true, connectionLimit: Math.min(clients, SCRIPT_POOL_SIZE) });
   const [[exp]] = (await pool.query('SELECT id, artifact_location FROM experiments WHERE project_id = 1 AND experiment_id = 0')) as any;
@@ -200,14 +201,14 @@ export async function bareMysql(url: string, clients: number, token: string, aut
     tokenDigest: digest(token), userId: who.id, username: who.username, isAdmin: Boolean(who.is_admin), scopes: who.scopes, projectId: 1, projectPath: who.path,
   };
   return {
-    one: async (i) => {
-      const b = body(i);
+    one: async (b) => {
       const uuid = crypto.randomUUID().replace(/-/g, '');
-      const run = [uuid, 1, ...foldedExperimentBindings(caller, exp.id), b.run_name, 'bench', 1, b.start_time, `${exp.artifact_location}/${uuid}/artifacts`];
+      const artifactUri = `${exp.artifact_location}/${uuid}/artifacts`;
+      const run = [uuid, 1, ...foldedExperimentBindings(caller, exp.id), b.run_name, 'bench', 1, b.start_time, artifactUri];
       const tags = ['mlflow.runName', b.run_name, ...b.tags.flatMap((t) => [t.key, t.value])];
       if (auth) {
         await scripts.query(script, [...run, ...tags]);
-        return;
+        return { uuid, artifactUri };
       }
       // the transaction alone, statement by statement (as mltrack sent it before the one-round-trip script)
       const conn = await pool.getConnection();
@@ -220,6 +221,7 @@ export async function bareMysql(url: string, clients: number, token: string, aut
       } finally {
         conn.release();
       }
+      return { uuid, artifactUri };
     },
     close: async () => {
       await pool.end();
@@ -247,6 +249,7 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
   const results: Record<'before' | 'after', Figures[]> = { before: [], after: [] };
   let bare: number[] = [];
   let bareTx: number[] = [];
+  const floor: Floor[] = [];
   for (const mode of ['before', 'after'] as const) {
     const store = await freshStore(kind, mysqlUrl);
     try {
@@ -265,12 +268,26 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
       if (mode === 'after') {
         bare = [];
         bareTx = [];
+        // the bare driver behind node:http in its own process (bare-http.ts): the floor of an HTTP server
+        for (const clients of CLIENTS) {
+          const bh = await startBareHttp({ kind, token: child.token, clients, sqliteFile: path.join(store.dataDir, 'mltrack.sqlite'), mysqlUrl: store.url });
+          const h: Child = { proc: bh.proc, port: bh.port, token: child.token };
+          try {
+            await drive(clients, WARMUP, (i) => createRun(h, i));
+            const c0 = cpuMs(h.proc.pid!);
+            const rps = await drive(clients, N, (i) => createRun(h, i));
+            floor.push({ rps, cpu: (cpuMs(h.proc.pid!) - c0) / N });
+          } finally {
+            await bh.stop();
+          }
+        }
         for (const clients of CLIENTS) {
           for (const auth of [true, false]) {
             const b = kind === 'sqlite' ? bareSqlite(path.join(store.dataDir, 'mltrack.sqlite'), child.token, auth) : await bareMysql(store.url, clients, child.token, auth);
             try {
-              await drive(clients, 100, b.one); // warm-up
-              (auth ? bare : bareTx).push(await drive(clients, N, b.one));
+              const one = (i: number) => b.one(body(i)).then(() => {});
+              await drive(clients, 100, one); // warm-up
+              (auth ? bare : bareTx).push(await drive(clients, N, one));
             } finally {
               await b.close();
             }
@@ -289,6 +306,7 @@ export async function benchCreate(kind: 'sqlite' | 'mysql', mysqlUrl?: string) {
         `bare driver, same statements ${fmt(bare[i]!)}/s (transaction alone ${fmt(bareTx[i]!)}/s) | ` +
         `mltrack/bare ${fmt(after.rps / bare[i]!, 2)} (before ${fmt(before.rps / bare[i]!, 2)}; to the transaction alone ${fmt(after.rps / bareTx[i]!, 2)}) | ` +
         `server CPU ${fmt(after.cpu, 3)} ms/request (before ${fmt(before.cpu, 3)}) | ` +
+        `bare driver behind node:http ${fmt(floor[i]!.rps)} req/s, ${fmt(floor[i]!.cpu, 3)} ms CPU/request (mltrack/it ${fmt(after.rps / floor[i]!.rps, 2)}) | ` +
         (after.dbCpu !== undefined ? `database CPU ${fmt(after.dbCpu, 3)} ms/request (before ${fmt(before.dbCpu!, 3)}) | ` : '') +
         `HTTP floor (GET /health) ${fmt(after.health)} req/s, ${fmt(after.healthCpu, 3)} ms CPU/request`,
     );

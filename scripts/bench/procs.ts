@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { requestJson, scratchMysqlDatabase } from './common.ts';
 
 /**
@@ -232,3 +232,28 @@ export function rssSampler(s: SpawnedServer, everyMs = 100) {
 }
 
 export const MB = 1024 * 1024;
+
+/**
+ * bare-http.ts in its own process: the bare driver behind node:http, the floor of any Node HTTP server doing the
+ * same writes (create.ts, log-batch.ts). `clients`: the concurrency it will see (its MySQL pools' size).
+ * BENCH_BARE_PROF=<dir>: it runs under --cpu-prof (its profile is written there when it stops).
+ */
+export async function startBareHttp(o: { kind: 'sqlite' | 'mysql'; token: string; clients: number; sqliteFile?: string; mysqlUrl?: string }) {
+  const proc = fork(path.join(import.meta.dirname, 'bare-http.ts'), [], {
+    execArgv: [...(process.env.BENCH_BARE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_BARE_PROF}`] : []), '--import', 'tsx'],
+    env: { ...process.env, BARE_KIND: o.kind, BARE_TOKEN: o.token, BARE_CLIENTS: String(o.clients), BARE_SQLITE_FILE: o.sqliteFile ?? '', BARE_MYSQL_URL: o.mysqlUrl ?? '' },
+  });
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as { port: number }));
+    proc.once('exit', (code) => reject(new Error(`bare-http exited (${code})`)));
+  });
+  return {
+    proc,
+    port,
+    async stop() {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.send('stop');
+      await exited;
+    },
+  };
+}
