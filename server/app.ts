@@ -177,6 +177,7 @@ function directProjectApi(app: express.Express, facade: FastFacade, before: Midd
     const handler = folded ? fold.handler : found;
     req.res = res;
     res.req = req;
+    // a no-op on a server made by server/http.ts httpServer, whose requests are born with these prototypes
     Object.setPrototypeOf(req, app.request);
     Object.setPrototypeOf(res, app.response);
     res.locals ??= Object.create(null);

@@ -50,11 +50,11 @@ if (cluster.isPrimary && workers > 1) {
 } else {
   // loaded here, not at the top: a primary with workers never serves (measured idle RSS: primary 64 MB, each worker 87 MB)
   const { createApp } = await import('./app.ts');
-  const { answerParserErrors } = await import('./http.ts');
+  const { answerParserErrors, httpServer } = await import('./http.ts');
   const { trackConnections } = await import('./drain.ts');
   const db = createDb(config.databaseUrl, config.dataDir, { timeoutMs: config.dbTimeoutMs });
   const app = createApp({ db, config, accessLog: config.accessLog });
-  const server = app.listen(config.port, config.host, () => {
+  const server = httpServer(app).listen(config.port, config.host, () => {
     if (cluster.isPrimary) banner(boot, String(process.pid));
   });
   server.keepAliveTimeout = 65_000;

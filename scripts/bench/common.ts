@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { createDb, type Db } from '../../db/knex.ts';
 import { migrateLatest } from '../../db/migrate.ts';
 import { createApp } from '../../server/app.ts';
+import { httpServer } from '../../server/http.ts';
 import { loadConfig } from '../../core/config.ts';
 import { bootstrap } from '../../server/bootstrap.ts';
 
@@ -72,7 +73,7 @@ export async function listenInProcess(url: string | undefined, dataDir: string):
   const boot = await bootstrap(db, 'bench-token');
   const app = createApp({ db, config: loadConfig({ DATA_DIR: dataDir }) });
   const server = await new Promise<http.Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
+    const s = httpServer(app).listen(0, '127.0.0.1', () => r(s));
   });
   server.keepAliveTimeout = 10 * 60_000; // the client's keep-alive sockets outlive long fixture loads
   return { db, server, port: (server.address() as AddressInfo).port, token: boot.token! };

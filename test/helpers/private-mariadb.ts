@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createDb, type Db } from '../../db/knex.ts';
 import { bootstrap } from '../../server/bootstrap.ts';
 import { createApp } from '../../server/app.ts';
-import { answerParserErrors } from '../../server/http.ts';
+import { answerParserErrors, httpServer } from '../../server/http.ts';
 import { loadConfig } from '../../core/config.ts';
 import { migrateLatest } from '../../db/migrate.ts';
 import { freePort } from './load.ts';
@@ -123,7 +123,7 @@ export async function serveOutageApp(db: Db, dataDir: string, token: string, tim
   const config = loadConfig({ DATA_DIR: dataDir, MLTRACK_DB_TIMEOUT_MS: String(timeoutMs) });
   const app = createApp({ db, config, log: () => {} });
   const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = httpServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });
   answerParserErrors(server);
   return { server, port: (server.address() as AddressInfo).port };

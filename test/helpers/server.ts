@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import supertest from 'supertest';
 import { createApp } from '../../server/app.ts';
-import { answerParserErrors } from '../../server/http.ts';
+import { answerParserErrors, httpServer } from '../../server/http.ts';
 import { loadConfig } from '../../core/config.ts';
 import { bootstrap } from '../../server/bootstrap.ts';
 import { createUser } from '../../db/users.ts';
@@ -77,7 +77,7 @@ export async function startServer(kind: DbKind, env: Record<string, string> = {}
   };
   const app = createApp({ db, config });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = httpServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });
   answerParserErrors(server);
   const port = (server.address() as AddressInfo).port;
