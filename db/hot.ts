@@ -6,7 +6,7 @@
  * knex 'query' event, so the statement counters of the tests see every one.
  */
 import type { Db } from './knex.ts';
-import { isMysql, unbig } from './knex.ts';
+import { exactDoubles, isMysql, unbig } from './knex.ts';
 import { gatedWrite, isConnectionLost, retryTransaction } from './tx.ts';
 
 /** Off only for the bench's same-run "before" figures (scripts/bench/create.ts): callers then take the knex path. */
@@ -122,7 +122,7 @@ type ScriptConn = MysqlConn & {
   release(): void;
   destroy(): void;
   escape(value: string): string;
-  query(opts: { sql: string; values: unknown[] | null; timeout?: number }, values: undefined, cb: MysqlCallback): unknown;
+  query(opts: { sql: string; values: unknown[] | null; timeout?: number; typeCast?: typeof exactDoubles }, values: undefined, cb: MysqlCallback): unknown;
 };
 
 const scriptPools = new WeakMap<Db, Promise<ScriptPool | undefined>>();
@@ -242,7 +242,8 @@ function sendScript(db: Db, pool: ScriptPool, deadline: number, make: (escape: (
       for (const st of statements) announce(db, st.sql, st.bindings);
       announce(db, 'COMMIT', []);
       const sql = ['BEGIN', ...statements.map((st) => st.sql), 'COMMIT'].join(';\n');
-      conn.query({ sql, values: values.length ? values : null, ...timeout }, undefined, (e, results) => {
+      // typeCast: a script that reads (runs/get) reads its doubles exactly, as every knex connection does (db/knex.ts)
+      conn.query({ sql, values: values.length ? values : null, typeCast: exactDoubles, ...timeout }, undefined, (e, results) => {
         if (!e) {
           conn.release();
           return resolve((results as unknown[]).slice(1, -1).map(toResult));
