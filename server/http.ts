@@ -8,9 +8,10 @@ import { stringifyJson } from './json.ts';
  * `app.request` and `app.response` as their prototypes, where express gives every request a new prototype after Node
  * made it (Object.setPrototypeOf in app.handle, and in server/app.ts's direct dispatch; there it is now a no-op, as
  * the prototype is already the one set). Changing an object's prototype after V8 has seen it was a fifth of the
- * server's CPU per request (request-cpu.ts, SQLite, 1 client, alternating rounds, median paired difference:
- * runs/create −0.03 to −0.09 ms of ~0.5, runs/get −0.11 of ~0.39, GET /health −0.09 of ~0.22). A server made
- * elsewhere (supertest's) still works: express swaps the prototypes as before.
+ * server's CPU per request (request-cpu.ts, 1 client, 5 alternating rounds against the build before, median paired
+ * difference, SQLite · MariaDB: runs/create −0.128 · −0.162 ms of 0.60 · 0.57, a 10-metric log-batch −0.113 · −0.206
+ * of 0.85 · 1.06, GET /health −0.110 · −0.082 of 0.25 · 0.21). A server made elsewhere (supertest's) still works:
+ * express swaps the prototypes as before.
  */
 export function httpServer(app: Express): Server {
   // Node calls `new` on these with its own arguments; plain functions, so that their prototype can be express's object
