@@ -1,26 +1,42 @@
 /**
- * Statements over a page of run ids whose rows come as arrays, straight from the driver's connection: the read path
- * of runs/search's JSON answer (db/run-json.ts), where a JS object per row was most of the cost.
+ * Rows as arrays, straight from the driver's connection, for reads of many rows: the read path of runs/search's JSON
+ * answer (db/run-json.ts), where a JS object per row was most of the cost, and of metric histories (db/metrics.ts),
+ * where knex cost ~4 µs a row (its response walk for BigInts, a BigInt for every integer under SQLite's safe
+ * integers) and the driver's own array rows about a quarter of that (measured with scripts/bench/history.ts).
  */
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from './knex.ts';
 import { isMysql } from './knex.ts';
 
+export interface ArrayRowsOptions {
+  /** MySQL: set up once on each pooled connection before its first such statement (its answer kept with it) */
+  session?: MysqlSession;
+  /**
+   * SQLite: integers as JS numbers, not BigInts (the connection's safe integers): the statement is prepared once per
+   * connection in that mode. A query selecting an int64 column that may exceed 2^53 selects it through `int64Text`.
+   */
+  numbers?: boolean;
+  /** MySQL: the text protocol instead of a prepared statement (a bench's baseline: db/metrics.ts historyBinary) */
+  text?: boolean;
+}
+
 /**
- * Rows as arrays, straight from the driver's connection (announced as knex 'query' events like db/hot.ts's). MySQL:
- * a prepared statement (binary protocol; mysql2 keeps it per connection): doubles and BIGINTs then travel as binary,
- * not as text that the server prints and this process parses (measured: the metrics of a 1000-run page 38 ms instead
- * of 70 ms wall, 4.8 ms instead of 7.9 ms of this process's CPU). `session` runs once on each pooled MySQL
- * connection before its first such statement, and its answer is kept with the connection.
+ * Rows as arrays (announced as knex 'query' events like db/hot.ts's). MySQL: a prepared statement (binary protocol;
+ * mysql2 keeps it per connection): doubles and BIGINTs then travel as binary, not as text that the server prints and
+ * this process parses (measured: the metrics of a 1000-run page 38 ms instead of 70 ms wall, 4.8 ms instead of 7.9 ms
+ * of this process's CPU); mysql2 answers numbers while exact and digit strings beyond (db/knex.ts).
  */
-export async function arrayRows(db: Db, sql: string, bindings: unknown[], session?: MysqlSession): Promise<unknown[][]> {
+export async function arrayRows(db: Db, sql: string, bindings: unknown[], opts: ArrayRowsOptions = {}): Promise<unknown[][]> {
   const conn = (await db.client.acquireConnection()) as unknown;
   try {
     db.client.emit('query', { sql, bindings, method: 'raw' });
     if (isMysql(db)) {
       const c = conn as MysqlConn;
+      const session = opts.session;
       if (session && !session.done.has(c)) session.done.set(c, await session.setUp((s) => mysqlExecute(db, c, s, [], false)));
-      return await mysqlExecute(db, c, sql, bindings, true);
+      return await mysqlExecute(db, c, sql, bindings, !opts.text);
     }
+    if (opts.numbers) return numberStatement(conn as BetterSqlite3.Database, sql).all(...bindings) as unknown[][];
     // integers arrive as BigInt (the connection's safe integers); callers convert
     const st = (conn as { prepare(s: string): { raw(on: boolean): { all(b: unknown[]): unknown[][] } } }).prepare(sql);
     try {
@@ -31,6 +47,31 @@ export async function arrayRows(db: Db, sql: string, bindings: unknown[], sessio
   } finally {
     await db.client.releaseConnection(conn);
   }
+}
+
+/**
+ * An int64 column as arrayRows' `numbers` mode can hand it over exactly: as a number while exact, as digit strings
+ * beyond 2^53 (decode with int64Col). MySQL needs nothing: mysql2 does the same itself.
+ */
+export function int64Text(db: Db, col: string): string {
+  if (isMysql(db)) return col;
+  return `CASE WHEN ${col} BETWEEN -9007199254740991 AND 9007199254740991 THEN ${col} ELSE CAST(${col} AS TEXT) END`;
+}
+
+const numberStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>();
+
+/** SQLite: `sql` prepared once per connection reading integers as numbers, rows as arrays (backtick identifiers as SQL's quotes). */
+function numberStatement(c: BetterSqlite3.Database, sql: string): BetterSqlite3.Statement {
+  let m = numberStatements.get(c);
+  if (!m) numberStatements.set(c, (m = new Map()));
+  let st = m.get(sql);
+  if (!st) {
+    st = c.prepare(sql.replace(/`/g, '"'));
+    st.safeIntegers(false);
+    st.raw(true);
+    m.set(sql, st);
+  }
+  return st;
 }
 
 /** Session settings a statement needs on MySQL: set up once per connection, with what setUp returned kept. */

@@ -1,13 +1,12 @@
 import type { Db } from './knex.ts';
 import { isMysql } from './knex.ts';
-import { arrayRows } from './array-rows.ts';
+import { arrayRows, int64Text } from './array-rows.ts';
 import { requireRun } from './runs.ts';
 import { groupBy } from './tx.ts';
 import { notFound } from '../core/errors.ts';
 import { int64Bind, int64Col, wireValue, type Int64 } from '../core/codecs.ts';
 import type { Metric } from '../core/entities.ts';
 import type { DbInt64, DbMetricRow, DbRunRow } from './tables.ts';
-import { int64Text, rawArrays } from './raw.ts';
 
 /**
  * Metric history reads. The `metrics` primary key (run_id, key, timestamp, step, value, is_nan) is the index for
@@ -108,7 +107,7 @@ async function historyArrays(db: Db, runId: number, key: string, cursor: History
     sql += ' OFFSET ?';
     binds.push(offset);
   }
-  return mysql ? arrayRows(db, sql, binds) : rawArrays(db, sql, binds);
+  return arrayRows(db, sql, binds, { numbers: true, text: !historyBinary.enabled });
 }
 
 /** Rows a page of a streamed history reads: ~80 kB of JSON. 100k points: 1,000 a page kept the server RSS rise at 7.5-7.8 MB,

@@ -107,7 +107,7 @@ async function wireData(db: Db, ids: readonly number[]): Promise<Map<number, Wir
   const out = new Map<number, WireData>();
   const again: number[] = [];
   const [rows, metricRows] = await Promise.all([
-    arrayRows(db, ...idStatement(db, mysql ? MYSQL_WIRE_RUNS : SQLITE_WIRE_RUNS, ids), GROUP_CONCAT_SESSION),
+    arrayRows(db, ...idStatement(db, mysql ? MYSQL_WIRE_RUNS : SQLITE_WIRE_RUNS, ids), { session: GROUP_CONCAT_SESSION }),
     mysql ? rowsByRun(db, WIRE_METRICS, ids) : undefined,
   ]);
   for (const row of rows) {
