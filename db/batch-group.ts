@@ -27,13 +27,8 @@
 import type { Db } from './knex.ts';
 import { logBatch, type MetricIn } from './log-batch.ts';
 import { isDatabaseUnavailable } from './tx.ts';
-import { batchTags } from './batch-rules.ts';
+import { batchTags, type Batch } from './batch-rules.ts';
 
-export interface Batch {
-  metrics: MetricIn[];
-  params: { key: string; value: string }[];
-  tags: { key: string; value: string }[];
-}
 
 /**
  * Rows (metrics + params + tags) in one group transaction at most: bounds its statements and the latency of the

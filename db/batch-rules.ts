@@ -4,6 +4,14 @@
  */
 import { invalidParam } from '../core/errors.ts';
 import { RUN_NAME_TAG } from './runs.ts';
+import type { MetricIn } from './metric-rows.ts';
+
+/** One log-batch request's items, as every way of writing it takes them. */
+export interface Batch {
+  metrics: MetricIn[];
+  params: { key: string; value: string }[];
+  tags: { key: string; value: string }[];
+}
 
 /** MLflow's answer to a param logged again with another value (params are write-once). */
 export function paramChanged(p: { key: string; value: string }, prev: string, runUuid: string) {

@@ -3,7 +3,7 @@ import { isMysql } from './knex.ts';
 import { cmpInt64, int64Bind, int64Col } from '../core/codecs.ts';
 import { chunk, INSERT_CHUNK, isDuplicateKey, retryOnDuplicateKey, withTransaction } from './tx.ts';
 import { requireActiveRun, RUN_NAME_TAG, upsertTags } from './runs.ts';
-import { batchTags, paramChanged } from './batch-rules.ts';
+import { batchTags, paramChanged, type Batch } from './batch-rules.ts';
 import { rollupDeltas } from './rollups.ts';
 import { ScriptOutcomeUnknown } from './hot.ts';
 import { scriptTransaction } from './script.ts';
@@ -15,7 +15,6 @@ import type { DbRunKeyValueRow, DbRunRow } from './tables.ts';
 
 export type { MetricIn } from './metric-rows.ts';
 
-type Batch = import('./sqlite-batch.ts').Batch;
 
 /**
  * log-batch, and the single-item endpoints through it: one transaction, multi-row inserts, all or nothing.
@@ -32,7 +31,7 @@ export async function logBatch(db: Db, projectId: number, runUuid: string, batch
   return logBatchInTransaction(db, projectId, runUuid, batch, false);
 }
 
-// ---- MySQL: metrics alone, one round trip ----
+// ---- MySQL: any batch, one round trip ----
 
 /**
  * The whole write as one query: BEGIN, the run's row into session variables, the history rows, the latest values,
@@ -89,7 +88,7 @@ async function mysqlScriptBatch(db: Db, projectId: number, runUuid: string, batc
   return true;
 }
 
-// ---- MySQL, any batch: one knex transaction ----
+// ---- MySQL, the careful way: one knex transaction ----
 
 async function logBatchInTransaction(db: Db, projectId: number, runUuid: string, batch: Batch, careful: boolean): Promise<void> {
   const attempt = () =>

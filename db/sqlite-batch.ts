@@ -14,12 +14,11 @@ import { notFound } from '../core/errors.ts';
 import type { LifecycleStage } from '../core/entities.ts';
 import { gatedWrite, requireActiveStage, retryTransaction } from './tx.ts';
 import { RUN_NAME_TAG } from './runs.ts';
-import { batchTags, paramChanged } from './batch-rules.ts';
+import { batchTags, paramChanged, type Batch } from './batch-rules.ts';
 import { rollupDeltas } from './rollups.ts';
-import { batchRows, ResendSeen, sqliteWrite, type MetricIn, type SqliteConn } from './metric-rows.ts';
+import { batchRows, ResendSeen, sqliteWrite, type SqliteConn } from './metric-rows.ts';
 
 type KeyValue = { key: string; value: string };
-export type Batch = { metrics: MetricIn[]; params: KeyValue[]; tags: KeyValue[] };
 
 /** The run a batch goes to, read by its MLflow id within the project (`runs_run_uuid_unique`). */
 const RUN_SQL = 'SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ? AND project_id = ?';
